@@ -1,0 +1,258 @@
+"""Speed of odeopt's steppers against baselines measured in the same run.
+
+    python benchmarks/bench_steppers.py [--steps 1000000] [--rounds 5] [--quick]
+
+Prints medians of per-round ratios (round-robin, so machine load hits every contender
+alike):
+
+1. One trajectory, Nesterov (PyTorch form) on 2-D Rosenbrock, ns/step:
+   odeopt's generated runner (raw, and through ``odeopt.run``) against a hand-written
+   ``@njit`` loop of the same update and a Python + NumPy loop.
+2. Batched trajectory-steps per second: ``odeopt.run_batch`` (``prange`` over starts)
+   against a hand-written ``prange`` loop of the same update.
+3. Start-up: ``odeopt --help``, ``odeopt list`` and a warm ``odeopt run`` against
+   ``python -c "import numba, numpy"``.
+
+Subnormal numbers are a trap for such timings: once Rosenbrock's iterates converge to
+the last bit (lr = 1e-3 after ~10^5 steps) the updates underflow into subnormals and
+every contender slows down ~10x.  The main timings therefore use lr = 1e-4; the
+subnormal regime is shown on its own line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numba
+import numpy as np
+
+import odeopt
+from odeopt import _codegen
+from odeopt.registry import get_optimizer, get_surface
+
+X0 = np.array([-1.2, 1.0])
+MOMENTUM = 0.9
+
+
+@numba.njit(cache=True)
+def hand_nesterov(theta, lr, beta, a, b, n):
+    """The hand-written loop: PyTorch's SGD(nesterov=True) on Rosenbrock, fused."""
+    x = theta[0]
+    y = theta[1]
+    b0 = 0.0
+    b1 = 0.0
+    for k in range(1, n + 1):
+        r = y - x * x
+        g0 = -4.0 * b * x * r - 2.0 * (a - x)
+        g1 = 2.0 * b * r
+        if k == 1:
+            b0 = g0
+            b1 = g1
+        else:
+            b0 = beta * b0 + g0
+            b1 = beta * b1 + g1
+        x -= lr * (g0 + beta * b0)
+        y -= lr * (g1 + beta * b1)
+    theta[0] = x
+    theta[1] = y
+
+
+@numba.njit(cache=True, parallel=True)
+def hand_nesterov_batch(thetas, lr, beta, a, b, n):
+    """The same update over many starts, one start per prange iteration."""
+    for j in numba.prange(thetas.shape[0]):
+        hand_nesterov(thetas[j], lr, beta, a, b, n)
+
+
+def numpy_nesterov(theta, lr, beta, a, b, n):
+    """A Python loop over NumPy operations (what a notebook user might write)."""
+    theta = theta.copy()
+    buf = np.zeros(2)
+    g = np.empty(2)
+    for k in range(1, n + 1):
+        r = theta[1] - theta[0] ** 2
+        g[0] = -4.0 * b * theta[0] * r - 2.0 * (a - theta[0])
+        g[1] = 2.0 * b * r
+        buf = g.copy() if k == 1 else beta * buf + g
+        theta -= lr * (g + beta * buf)
+    return theta
+
+
+def odeopt_runner():
+    sgd = get_optimizer("nesterov")
+    rosen = get_surface("rosenbrock").bind()
+    runner = _codegen.get_runner(sgd.kernels, rosen.surface.kernels)
+    return runner, rosen.p
+
+
+def time_raw_runner(runner, p, lr, n):
+    theta = X0.copy()
+    state = np.zeros((1, 2))
+    hp = np.array([lr, MOMENTUM, 0.0, 0.0, 1.0, 0.0])
+    rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 2)), np.zeros(2))
+    t = time.perf_counter()
+    runner.advance(theta, state, hp, p, 0, n, 0, 0.0, 1e100, *rec, 0)
+    return time.perf_counter() - t, theta
+
+
+def time_hand(lr, n):
+    theta = X0.copy()
+    t = time.perf_counter()
+    hand_nesterov(theta, lr, MOMENTUM, 1.0, 100.0, n)
+    return time.perf_counter() - t, theta
+
+
+def time_api(lr, n):
+    traj = odeopt.run(
+        "nesterov", "rosenbrock", lr=lr, momentum=MOMENTUM, steps=n, record_every=n
+    )
+    return traj.meta["wall_time_s"], traj.final_theta
+
+
+def single_trajectory(steps, rounds):
+    runner, p = odeopt_runner()
+    for lr in (1e-4, 1e-3):  # warm every contender (compile or cache load)
+        time_raw_runner(runner, p, lr, 10)
+        time_hand(lr, 10)
+        time_api(lr, 10)
+    print(
+        f"\n1. One trajectory: Nesterov on Rosenbrock, {steps:.0e} steps, "
+        f"median of {rounds} rounds"
+    )
+    for lr, label in ((1e-4, "normal numbers"), (1e-3, "subnormal tail")):
+        rows = {"hand": [], "raw": [], "api": []}
+        for _ in range(rounds):
+            t_hand, th_hand = time_hand(lr, steps)
+            t_raw, th_raw = time_raw_runner(runner, p, lr, steps)
+            t_api, th_api = time_api(lr, steps)
+            assert np.array_equal(th_raw, th_api)
+            assert np.allclose(th_raw, th_hand, rtol=1e-9, atol=1e-12)
+            rows["hand"].append(t_hand)
+            rows["raw"].append(t_raw)
+            rows["api"].append(t_api)
+        ns = {k: statistics.median(v) / steps * 1e9 for k, v in rows.items()}
+        ratio_raw = statistics.median(
+            r / h for r, h in zip(rows["raw"], rows["hand"], strict=True)
+        )
+        ratio_api = statistics.median(
+            a / h for a, h in zip(rows["api"], rows["hand"], strict=True)
+        )
+        print(f"   lr={lr:g} ({label}):")
+        print(f"     hand-written @njit loop       {ns['hand']:8.2f} ns/step   1.00x")
+        print(
+            f"     odeopt runner (advance)       {ns['raw']:8.2f} ns/step   {ratio_raw:.2f}x"
+        )
+        print(
+            f"     odeopt.run(record_every=n)    {ns['api']:8.2f} ns/step   {ratio_api:.2f}x"
+        )
+    n_np = max(steps // 20, 10_000)
+    numpy_nesterov(X0, 1e-4, MOMENTUM, 1.0, 100.0, 10)
+    ratios = []
+    for _ in range(max(1, rounds // 2)):
+        t = time.perf_counter()
+        numpy_nesterov(X0, 1e-4, MOMENTUM, 1.0, 100.0, n_np)
+        t_np = (time.perf_counter() - t) / n_np
+        t_r, _ = time_raw_runner(runner, p, 1e-4, steps)
+        ratios.append(t_np / (t_r / steps))
+    print(
+        f"     Python + NumPy loop           {t_np * 1e9:8.0f} ns/step   "
+        f"(odeopt is {statistics.median(ratios):.0f}x faster; {n_np:.0e} steps)"
+    )
+
+
+def batched(n_starts, n_steps, rounds):
+    rng = np.random.default_rng(0)
+    starts = rng.uniform([-1.5, -0.5], [1.5, 2.0], size=(n_starts, 2))
+    hp = {"lr": 1e-4, "momentum": MOMENTUM}
+    odeopt.run_batch("nesterov", "rosenbrock", starts[:4], [hp], steps=10)
+    hand_nesterov_batch(starts[:4].copy(), 1e-4, MOMENTUM, 1.0, 100.0, 10)
+    work = n_starts * n_steps
+    r_ode, r_hand, ratios = [], [], []
+    for _ in range(rounds):
+        result = odeopt.run_batch("nesterov", "rosenbrock", starts, [hp], steps=n_steps)
+        t_o = result.wall_time_s
+        thetas = starts.copy()
+        t = time.perf_counter()
+        hand_nesterov_batch(thetas, 1e-4, MOMENTUM, 1.0, 100.0, n_steps)
+        t_h = time.perf_counter() - t
+        assert np.allclose(result.final_theta[0], thetas, rtol=1e-9, atol=1e-12)
+        r_ode.append(work / t_o)
+        r_hand.append(work / t_h)
+        ratios.append(t_o / t_h)
+    print(
+        f"\n2. Batched: {n_starts:.0e} starts x {n_steps:.0e} steps, "
+        f"{numba.get_num_threads()} threads"
+    )
+    print(
+        f"     hand-written prange loop      {statistics.median(r_hand):.3g} "
+        "trajectory-steps/s"
+    )
+    print(
+        f"     odeopt.run_batch              {statistics.median(r_ode):.3g} "
+        f"trajectory-steps/s   ({statistics.median(ratios):.2f}x the time)"
+    )
+
+
+def _time_command(argv, env):
+    t = time.perf_counter()
+    subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def startup(rounds):
+    env = dict(os.environ)
+    odeopt_cmd = [sys.executable, "-m", "odeopt"]
+    commands = {
+        "import numba, numpy": [sys.executable, "-c", "import numba, numpy"],
+        "odeopt --help": [*odeopt_cmd, "--help"],
+        "odeopt list": [*odeopt_cmd, "list"],
+        "odeopt run (warm)": [
+            *odeopt_cmd,
+            "run",
+            "--optimizer",
+            "nesterov",
+            "--surface",
+            "rosenbrock",
+            "--quiet",
+        ],
+    }
+    _time_command(commands["odeopt run (warm)"], env)  # make sure the cache is warm
+    times = {k: [] for k in commands}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            times[name].append(_time_command(argv, env))
+    base = times["import numba, numpy"]
+    print(f"\n3. Start-up (whole processes, median of {rounds})")
+    for name, values in times.items():
+        ratio = statistics.median(v / b for v, b in zip(values, base, strict=True))
+        print(f"     {name:<28}  {statistics.median(values):6.3f} s   {ratio:.2f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--starts", type=int, default=100_000)
+    parser.add_argument("--batch-steps", type=int, default=1000)
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (a smoke run)"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.steps, args.rounds, args.starts, args.batch_steps = 100_000, 2, 2_000, 200
+    print(
+        f"odeopt benchmark — numba {numba.__version__}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    single_trajectory(args.steps, args.rounds)
+    batched(args.starts, args.batch_steps, args.rounds)
+    startup(args.rounds)
+
+
+if __name__ == "__main__":
+    main()

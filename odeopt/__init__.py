@@ -1,0 +1,94 @@
+"""odeopt: machine-learning optimizers as discretisations of ODEs.
+
+Each optimizer is written as its continuous model plus the explicit scheme that turns
+it into the familiar update; the discrete optimizer runs in numba-jitted steppers equal
+to ``torch.optim`` step for step.
+
+>>> import odeopt
+>>> traj = odeopt.run("nesterov", "rosenbrock", steps=2000)
+>>> traj.status.value, traj.theta.shape
+('max_steps', (2001, 2))
+
+The names below load on first use, so ``import odeopt`` (and the ``odeopt`` command's
+start-up) imports neither numpy, numba nor matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "run": "stepper",
+    "run_batch": "stepper",
+    "BatchResult": "stepper",
+    "RunError": "stepper",
+    "Trajectory": "trajectory",
+    "Status": "trajectory",
+    "OutputError": "trajectory",
+    "get_optimizer": "registry",
+    "get_surface": "registry",
+    "optimizer_names": "registry",
+    "surface_names": "registry",
+    "UnknownNameError": "registry",
+    "Optimizer": "optimizers._base",
+    "Hyperparameter": "optimizers._base",
+    "HyperparameterError": "optimizers._base",
+    "Model": "optimizers._base",
+    "Surface": "surfaces._base",
+    "Param": "surfaces._base",
+    "Minimum": "surfaces._base",
+    "SurfaceError": "surfaces._base",
+}
+
+__all__ = [
+    "BatchResult",
+    "Hyperparameter",
+    "HyperparameterError",
+    "Minimum",
+    "Model",
+    "Optimizer",
+    "OutputError",
+    "Param",
+    "RunError",
+    "Status",
+    "Surface",
+    "SurfaceError",
+    "Trajectory",
+    "UnknownNameError",
+    "get_optimizer",
+    "get_surface",
+    "optimizer_names",
+    "run",
+    "run_batch",
+    "surface_names",
+]
+
+
+assert sorted(__all__) == sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'odeopt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .optimizers._base import Hyperparameter, HyperparameterError, Model, Optimizer
+    from .registry import (
+        UnknownNameError,
+        get_optimizer,
+        get_surface,
+        optimizer_names,
+        surface_names,
+    )
+    from .stepper import BatchResult, RunError, run, run_batch
+    from .surfaces._base import Minimum, Param, Surface, SurfaceError
+    from .trajectory import OutputError, Status, Trajectory

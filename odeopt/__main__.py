@@ -1,0 +1,5 @@
+"""``python -m odeopt`` is the ``odeopt`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,640 @@
+"""The ``odeopt`` command.
+
+Start-up matters: this module imports only click at load time.  The registry (numpy),
+the steppers (numba) and plotting (matplotlib) are imported inside the commands that
+need them, so ``odeopt --help`` and ``odeopt list`` never load numba or matplotlib.
+
+Exit codes: 0 success (a diverged run is a result, not an error), 1 a failed check,
+2 bad usage or input — one line that names the problem and the valid choices, no
+traceback and no partial output file.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class InputError(click.UsageError):
+    """Bad input found after parsing (one line, exit code 2)."""
+
+
+class RegistryName(click.ParamType):
+    """An optimizer or surface name, checked against the registry only when used."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.name = kind
+
+    def _names(self) -> list[str]:
+        from . import registry
+
+        return (
+            registry.optimizer_names()
+            if self.kind == "optimizer"
+            else registry.surface_names()
+        )
+
+    def convert(self, value, param, ctx):
+        names = self._names()
+        if value in names:
+            return value
+        self.fail(
+            f"unknown {self.kind} {value!r} (valid: {', '.join(names)})", param, ctx
+        )
+
+    def get_metavar(self, param, ctx=None):
+        return "NAME"
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in self._names() if n.startswith(incomplete)]
+
+
+def _assignments(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """Parse repeated ``NAME=VALUE`` options."""
+    parsed: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        name = name.strip().replace("-", "_") if option == "--param" else name.strip()
+        if not sep or not name or not value.strip():
+            raise InputError(f"{option} expects NAME=VALUE, got {item!r}")
+        if name in parsed:
+            raise InputError(f"{option} {name} given twice")
+        parsed[name] = value.strip()
+    return parsed
+
+
+def _parse_x0(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [
+            float(part) for part in text.replace(";", ",").split(",") if part.strip()
+        ]
+    except ValueError:
+        raise InputError(
+            f"--x0 must be comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def _fmt_point(x) -> str:
+    return "(" + ", ".join(f"{float(v):.6g}" for v in x) + ")"
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="odeopt-sim", prog_name="odeopt")
+def cli() -> None:
+    """Machine-learning optimizers as discretisations of ODEs.
+
+    Gradient descent is Euler's method on the gradient flow; momentum and Nesterov
+    discretise damped oscillators; RMSprop, Adam and AdaGrad are semi-implicit Euler
+    steps of coupled ODEs.  odeopt runs the discrete optimizers (equal to torch.optim
+    step for step) and states the continuous model beside each run.
+
+    \b
+    Examples:
+      odeopt list
+      odeopt run --optimizer nesterov --surface rosenbrock
+      odeopt run --optimizer adam --surface himmelblau --lr 0.01 --out run.npz
+    """
+
+
+# -- list -----------------------------------------------------------------------------
+
+
+def _optimizer_record(optimizer) -> dict[str, Any]:
+    return {
+        "name": optimizer.name,
+        "description": optimizer.description,
+        "torch": optimizer.torch,
+        "hyperparameters": [
+            {
+                "name": h.name,
+                "default": h.default,
+                "range": h.describe_range(),
+                "doc": h.doc,
+                **(
+                    {"default_rule": optimizer.default_lr_rule}
+                    if h.default is None
+                    else {}
+                ),
+            }
+            for h in optimizer.hyperparameters
+        ],
+        "models": [
+            {
+                "name": m.name,
+                "ode": m.ode,
+                "time": m.time,
+                "scheme": m.scheme,
+                "order": m.order,
+                "note": m.note,
+            }
+            for m in optimizer.models
+        ],
+    }
+
+
+def _surface_record(surface) -> dict[str, Any]:
+    bound = surface.bind()
+    return {
+        "name": surface.name,
+        "description": surface.description,
+        "formula": surface.formula,
+        "dim": surface.dim if surface.dim is not None else "n",
+        "default_dim": bound.dim,
+        "parameters": [
+            {"name": p.name, "default": p.default, "kind": p.kind, "doc": p.doc}
+            for p in surface.params
+        ],
+        "x0": bound.x0.tolist(),
+        "bounds": [b.tolist() for b in bound.bounds],
+        "minima": [
+            {"theta": m.theta.tolist(), "value": m.value, "kind": m.kind}
+            for m in bound.minima
+        ],
+        "bounded_below": surface.bounded_below,
+    }
+
+
+def _print_optimizers(records) -> None:
+    click.secho("Optimizers", bold=True)
+    for r in records:
+        click.echo(f"  {click.style(r['name'], bold=True):<21} {r['description']}")
+        click.echo(f"  {'':<12} = {r['torch']}")
+        parts = []
+        for h in r["hyperparameters"]:
+            if h["default"] is None:
+                parts.append(f"{h['name']} (default {h['default_rule']})")
+            else:
+                default = h["default"]
+                if isinstance(default, bool):
+                    default = "true" if default else "false"
+                parts.append(
+                    f"{h['name']}={default:g}"
+                    if not isinstance(default, str)
+                    else f"{h['name']}={default}"
+                )
+        click.echo(f"  {'':<12}   " + "; ".join(parts))
+        for m in r["models"]:
+            click.echo(
+                f"  {'':<12}   model {m['name']}: {m['ode']},  {m['time']}  "
+                f"[{m['scheme']}; order {m['order']:g}]"
+            )
+
+
+def _print_surfaces(records) -> None:
+    click.secho("Surfaces", bold=True)
+    for r in records:
+        dim = (
+            f"{r['dim']}-D" if r["dim"] != "n" else f"n-D (default {r['default_dim']})"
+        )
+        click.echo(
+            f"  {click.style(r['name'], bold=True):<26} {r['description']}  [{dim}]"
+        )
+        params = ", ".join(
+            f"{p['name']}={p['default']:g}"
+            if isinstance(p["default"], float)
+            else f"{p['name']}={p['default']}"
+            for p in r["parameters"]
+        )
+        click.echo(
+            f"  {'':<17} L = {r['formula']}" + (f";  {params}" if params else "")
+        )
+        if r["minima"]:
+            best = r["minima"][0]
+            extra = f" (+{len(r['minima']) - 1} more)" if len(r["minima"]) > 1 else ""
+            where = f"min {best['value']:.10g} at {_fmt_point(best['theta'])}{extra}"
+        else:
+            where = "no minimum" + ("" if r["bounded_below"] else " (unbounded below)")
+        click.echo(f"  {'':<17} start {_fmt_point(r['x0'])};  {where}")
+
+
+@cli.command("list", context_settings=CONTEXT)
+@click.argument(
+    "what",
+    required=False,
+    default="all",
+    type=click.Choice(["all", "optimizers", "surfaces"]),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def list_command(what: str, as_json: bool) -> None:
+    """List optimizers (with their hyperparameters and models) and surfaces."""
+    from . import registry
+    from .trajectory import dumps
+
+    out: dict[str, Any] = {}
+    if what in ("all", "optimizers"):
+        out["optimizers"] = [
+            _optimizer_record(o) for o in registry.optimizers().values()
+        ]
+    if what in ("all", "surfaces"):
+        out["surfaces"] = [_surface_record(s) for s in registry.surfaces().values()]
+    if as_json:
+        click.echo(dumps(out, ensure_ascii=False))
+        return
+    if "optimizers" in out:
+        _print_optimizers(out["optimizers"])
+    if "surfaces" in out:
+        if "optimizers" in out:
+            click.echo()
+        _print_surfaces(out["surfaces"])
+
+
+# -- run ------------------------------------------------------------------------------
+
+
+def _run_options(function):
+    options = [
+        click.option(
+            "--optimizer",
+            "-o",
+            required=True,
+            type=RegistryName("optimizer"),
+            help="Optimizer name (odeopt list optimizers).",
+        ),
+        click.option(
+            "--surface",
+            "-s",
+            required=True,
+            type=RegistryName("surface"),
+            help="Surface name (odeopt list surfaces).",
+        ),
+        click.option(
+            "--lr",
+            type=float,
+            default=None,
+            help="Learning rate (default: chosen from the surface, see list).",
+        ),
+        click.option("--momentum", type=float, default=None, help="Momentum β."),
+        click.option(
+            "--param",
+            "params",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Any other hyperparameter, torch.optim names (repeatable).",
+        ),
+        click.option(
+            "--surface-param",
+            "surface_params",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Surface parameter (repeatable).",
+        ),
+        click.option(
+            "--dim", type=int, default=None, help="Dimension of n-D surfaces."
+        ),
+        click.option(
+            "--x0",
+            default=None,
+            metavar="A,B,...",
+            help="Start point (default: the surface's classic start).",
+        ),
+        click.option(
+            "--steps",
+            type=int,
+            default=10_000,
+            show_default=True,
+            help="Steps to take.",
+        ),
+        click.option(
+            "--record-every",
+            type=int,
+            default=None,
+            metavar="K",
+            help="Record every K-th step [default: 1, raised above 256 MiB].",
+        ),
+        click.option(
+            "--tol",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="Stop (converged) when the gradient norm is below this.",
+        ),
+        click.option(
+            "--max-norm",
+            type=float,
+            default=1e100,
+            show_default=True,
+            help="Stop (diverged) when some |θ_i| exceeds this.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _collect_hyperparameters(lr, momentum, params) -> dict[str, Any]:
+    hp: dict[str, Any] = _assignments(params, "--param")
+    for name, value in (("lr", lr), ("momentum", momentum)):
+        if value is None:
+            continue
+        if name in hp:
+            raise InputError(f"{name} given twice (--{name} and --param {name}=...)")
+        hp[name] = value
+    return hp
+
+
+def _prepare(
+    optimizer,
+    surface,
+    lr,
+    momentum,
+    params,
+    surface_params,
+    dim,
+    x0,
+    steps,
+    record_every,
+    tol,
+    max_norm,
+):
+    """Validate everything a run needs; raise InputError with one line."""
+    from .optimizers._base import HyperparameterError
+    from .registry import get_optimizer, get_surface
+    from .stepper import RunError, check_start, choose_record_every
+    from .surfaces._base import SurfaceError
+
+    surface_spec = get_surface(surface)
+    raw = _assignments(surface_params, "--surface-param")
+    known = {p.name: p for p in surface_spec.params}
+    try:
+        values = {}
+        for key, text in raw.items():
+            if key not in known:
+                valid = ", ".join(known) or "none"
+                raise SurfaceError(
+                    f"surface {surface} has no parameter {key!r} (valid: {valid})"
+                )
+            values[key] = known[key].parse(text)
+        if dim is not None and dim < 1:
+            raise SurfaceError(f"--dim must be >= 1, got {dim}")
+        start_values = _parse_x0(x0)
+        if dim is None and start_values is not None and surface_spec.dim is None:
+            dim = len(start_values)  # an n-D surface takes its dimension from --x0
+        bound_surface = surface_spec.bind(dim, **values)
+        bound = get_optimizer(optimizer).bind(
+            bound_surface, **_collect_hyperparameters(lr, momentum, params)
+        )
+        start = check_start(start_values, bound_surface)
+        if steps < 0:
+            raise RunError(f"--steps must be >= 0, got {steps}")
+        if record_every is not None and record_every < 1:
+            raise RunError(f"--record-every must be >= 1, got {record_every}")
+        choose_record_every(steps, bound_surface.dim, record_every)
+        if not (tol >= 0.0 and tol < float("inf")):
+            raise RunError(f"--tol must be a finite number >= 0, got {tol}")
+        if not max_norm > 0.0:
+            raise RunError(f"--max-norm must be > 0, got {max_norm}")
+    except (SurfaceError, HyperparameterError, RunError) as error:
+        raise InputError(str(error)) from None
+    return bound, bound_surface, start
+
+
+def _summary(traj, bound, bound_surface, out_path) -> dict[str, Any]:
+    import numpy as np
+
+    meta = traj.meta
+    nearest = bound_surface.nearest_minimum(traj.final_theta)
+    with np.errstate(all="ignore"):  # a diverged state may overflow the norm
+        distance = (
+            float(np.linalg.norm(traj.final_theta - nearest.theta))
+            if nearest is not None
+            else None
+        )
+    return {
+        "status": traj.status.value,
+        "final_loss": traj.final_loss,
+        "final_theta": traj.final_theta.tolist(),
+        "steps_done": traj.steps_done,
+        "wall_time_s": meta["wall_time_s"],
+        "setup_time_s": meta["setup_time_s"],
+        "optimizer": bound.name,
+        "hyperparameters": meta["hyperparameters"],
+        "surface": bound_surface.name,
+        "surface_params": meta["surface_params"],
+        "dim": bound_surface.dim,
+        "x0": meta["x0"],
+        "initial_loss": float(traj.loss[0]),
+        "model": meta["model"],
+        "t_final": float(traj.t[-1]),
+        "nearest_minimum": None
+        if nearest is None
+        else {
+            "theta": nearest.theta.tolist(),
+            "value": nearest.value,
+            "kind": nearest.kind,
+        },
+        "distance_to_minimum": distance,
+        "diverged_at": meta["diverged_at"],
+        "records": len(traj),
+        "record_every": meta["record_every"],
+        "out": out_path,
+    }
+
+
+def _print_summary(s: dict[str, Any], bound, traj) -> None:
+    from .trajectory import MESSAGES, Status
+
+    status = Status(s["status"])
+    colour = {"converged": "green", "max_steps": "cyan", "diverged": "red"}[
+        status.value
+    ]
+    click.echo(
+        f"{click.style(s['optimizer'], bold=True)} on {click.style(s['surface'], bold=True)}"
+        f": {click.style(status.value, fg=colour, bold=True)}"
+    )
+    label = "  {:<12}"
+    hp = bound.describe()
+    click.echo(label.format("optimizer") + f"{bound.optimizer.torch}")
+    click.echo(label.format("") + hp)
+    if bound.lr_is_default:
+        click.echo(label.format("") + f"lr default: {bound.optimizer.default_lr_rule}")
+    m = s["model"]
+    click.echo(label.format("model") + f"{m['name']}: {m['ode']},  {m['time']}")
+    ode = ",  ".join(
+        f"{k} = {v:.6g}" for k, v in m["parameters"].items() if isinstance(v, float)
+    )
+    click.echo(label.format("") + ode)
+    click.echo(label.format("") + f"{m['scheme']}; order {m['order']:g}")
+    params = traj.meta["surface_params"]
+    desc = ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in params.items()
+        if v is not None
+    )
+    click.echo(
+        label.format("surface")
+        + f"{s['surface']} (dim {s['dim']}"
+        + (f"; {desc}" if desc else "")
+        + ")"
+    )
+    click.echo(
+        label.format("start") + f"{_fmt_point(s['x0'])}   loss {s['initial_loss']:.6g}"
+    )
+    click.echo(
+        label.format("steps")
+        + f"{s['steps_done']} of {traj.meta['steps']}, t = {s['t_final']:.6g};"
+        + f" {s['records']} records (every {s['record_every']})"
+    )
+    if traj.meta.get("record_note"):
+        click.echo(label.format("") + traj.meta["record_note"])
+    click.echo(
+        label.format("final") + f"{_fmt_point(s['final_theta'])}   "
+        f"loss {s['final_loss']:.6g}"
+    )
+    if s["nearest_minimum"] is not None and s["distance_to_minimum"] is not None:
+        nm = s["nearest_minimum"]
+        click.echo(
+            label.format("nearest min") + f"{_fmt_point(nm['theta'])} ({nm['kind']}, "
+            f"loss {nm['value']:.6g}): distance {s['distance_to_minimum']:.3g}"
+        )
+    detail = MESSAGES[status]
+    if status is Status.DIVERGED:
+        detail += f" at step {s['diverged_at']}"
+    click.echo(label.format("status") + f"{status.value} ({detail})")
+    click.echo(
+        label.format("time") + f"{s['wall_time_s'] * 1e3:.3g} ms stepping "
+        f"({s['setup_time_s']:.2g} s to load or compile the stepper)"
+    )
+    if s["out"]:
+        click.echo(label.format("saved") + s["out"])
+
+
+def _progress_callback(total: int, quiet: bool):
+    """A click progress bar on stderr for long runs at a terminal, else None."""
+    if quiet or total < 2**22 or not sys.stderr.isatty():
+        return None, None
+    bar = click.progressbar(length=total, label="stepping", file=sys.stderr)
+    bar.__enter__()
+    state = {"done": 0}
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - state["done"])
+        state["done"] = done
+
+    return update, bar
+
+
+@cli.command("run", context_settings=CONTEXT)
+@_run_options
+@click.option(
+    "--out",
+    default=None,
+    metavar="FILE",
+    help="Save the trajectory: .npz, .csv or .json.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object (status, final_loss, ...) instead of the summary.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No summary or progress bar.")
+def run_command(
+    optimizer,
+    surface,
+    lr,
+    momentum,
+    params,
+    surface_params,
+    dim,
+    x0,
+    steps,
+    record_every,
+    tol,
+    max_norm,
+    out,
+    as_json,
+    quiet,
+) -> None:
+    """Run an optimizer on a surface and state the ODE it discretises.
+
+    Hyperparameters use torch.optim's names: --lr, --momentum, and --param for the
+    rest (dampening, weight_decay, maximize, alpha, eps, centered, beta1, beta2,
+    amsgrad, decoupled_weight_decay, lr_decay, initial_accumulator_value).
+
+    \b
+    Examples:
+      odeopt run --optimizer nesterov --surface rosenbrock
+      odeopt run -o adam -s quadratic --surface-param kappa=100 --dim 10 --lr 0.01
+      odeopt run -o momentum -s lessard --lr 0.1111 --momentum 0.4444 --json
+    """
+    from .trajectory import OutputError, check_output_path
+
+    bound, bound_surface, start = _prepare(
+        optimizer,
+        surface,
+        lr,
+        momentum,
+        params,
+        surface_params,
+        dim,
+        x0,
+        steps,
+        record_every,
+        tol,
+        max_norm,
+    )
+    out_path = None
+    if out is not None:
+        try:
+            out_path = str(check_output_path(out))
+        except OutputError as error:
+            raise InputError(str(error)) from None
+
+    from .stepper import run
+
+    callback, bar = _progress_callback(steps, quiet or as_json)
+    try:
+        traj = run(
+            bound,
+            bound_surface,
+            x0=start,
+            steps=steps,
+            record_every=record_every,
+            tol=tol,
+            max_norm=max_norm,
+            progress=callback,
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if out_path is not None:
+        traj.save(out_path)
+    summary = _summary(traj, bound, bound_surface, out_path)
+    if as_json:
+        from .trajectory import dumps
+
+        click.echo(dumps(summary, ensure_ascii=False))
+    elif not quiet:
+        _print_summary(summary, bound, traj)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: click, with every usage error reduced to one line and exit code 2."""
+    try:
+        code = cli.main(args=argv, prog_name="odeopt", standalone_mode=False)
+    except click.UsageError as error:
+        message = error.format_message()
+        if isinstance(error, click.BadParameter) and not isinstance(error, InputError):
+            message = message.replace("\n", " ")
+        click.echo(f"odeopt: error: {message}", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"odeopt: error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("odeopt: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,374 @@
+"""The :class:`Optimizer` contract: a discrete update *and* the ODEs it discretises.
+
+An optimizer family lives in one file ``odeopt/optimizers/<family>.py``, which
+defines the kernel and the registry entries::
+
+    HYPERPARAMETERS = ("lr", "momentum", ...)   # layout of the kernel's hp array
+    STATE_ROWS = 1                              # rows of the (rows, dim) state array
+    N_STAGES = 1                                # gradient evaluations per step
+
+    @kernel
+    def step(k, theta, state, G, hp):
+        # k: step number (1-based); theta, state: updated in place;
+        # G[s]: gradient of the loss at the point of stage s (G[0] at theta).
+
+    @kernel                                     # only when N_STAGES > 1
+    def stage_point(stage, k, theta, state, G, hp, y):
+        # writes into y the point where gradient ``stage`` is evaluated,
+        # knowing G[:stage].
+
+    OPTIMIZERS = (Optimizer(name=..., module=__name__, ...), ...)
+
+Several optimizers may share a kernel (``gd``, ``momentum`` and ``nesterov`` are all
+``torch.optim.SGD``) and then differ by the hyperparameters they expose and those they
+fix.  The state starts at zero (PyTorch's empty buffers), except where
+:attr:`Optimizer.init_state` says otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._jit import jit_module
+
+if TYPE_CHECKING:
+    from ..surfaces._base import BoundSurface
+
+
+class HyperparameterError(ValueError):
+    """Bad optimizer input: unknown hyperparameter or a value out of range."""
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One hyperparameter, named as in ``torch.optim``.
+
+    ``default=None`` means the default depends on the surface (the learning rate);
+    ``low``/``high`` are bounds, inclusive unless ``low_open``/``high_open``.
+    """
+
+    name: str
+    default: float | bool | None
+    doc: str
+    kind: str = "float"  # "float" or "bool"
+    low: float | None = None
+    low_open: bool = False
+    high: float | None = None
+    high_open: bool = False
+
+    def convert(self, value: Any) -> float | bool:
+        """Parse and range-check a value (strings come from the command line)."""
+        if self.kind == "bool":
+            if isinstance(value, str):
+                text = value.strip().lower()
+                if text in ("1", "true", "yes", "on"):
+                    return True
+                if text in ("0", "false", "no", "off"):
+                    return False
+                raise HyperparameterError(
+                    f"{self.name} must be true or false, got {value!r}"
+                )
+            if isinstance(value, (bool, int, np.bool_)) and value in (0, 1):
+                return bool(value)
+            raise HyperparameterError(
+                f"{self.name} must be true or false, got {value!r}"
+            )
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise HyperparameterError(
+                f"{self.name} must be a number, got {value!r}"
+            ) from None
+        if not math.isfinite(number):
+            raise HyperparameterError(f"{self.name} must be finite, got {value!r}")
+        if self.low is not None and (
+            number < self.low or (self.low_open and number == self.low)
+        ):
+            op = ">" if self.low_open else ">="
+            raise HyperparameterError(
+                f"{self.name} must be {op} {self.low:g}, got {number:g}"
+            )
+        if self.high is not None and (
+            number > self.high or (self.high_open and number == self.high)
+        ):
+            op = "<" if self.high_open else "<="
+            raise HyperparameterError(
+                f"{self.name} must be {op} {self.high:g}, got {number:g}"
+            )
+        return number
+
+    def describe_range(self) -> str:
+        """The valid range in words (for ``odeopt list``)."""
+        if self.kind == "bool":
+            return "true|false"
+        lo = (
+            ""
+            if self.low is None
+            else ("(" if self.low_open else "[") + f"{self.low:g}"
+        )
+        hi = (
+            ""
+            if self.high is None
+            else f"{self.high:g}" + (")" if self.high_open else "]")
+        )
+        if lo and hi:
+            return f"{lo}, {hi}"
+        if lo:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if hi:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return "any"
+
+
+# Shared hyperparameters, with torch.optim's validation rules.
+def learning_rate(doc: str = "learning rate η") -> Hyperparameter:
+    """The learning rate: positive; its default depends on the surface."""
+    return Hyperparameter("lr", None, doc, low=0.0, low_open=True)
+
+
+WEIGHT_DECAY = Hyperparameter(
+    "weight_decay", 0.0, "L2 penalty w (adds w·θ to g)", low=0.0
+)
+MAXIMIZE = Hyperparameter("maximize", False, "ascend instead of descend", kind="bool")
+
+
+@dataclass(frozen=True)
+class Model:
+    """A continuous-time model that an optimizer discretises.
+
+    Parameters
+    ----------
+    name : str
+        ``--model`` name (``flow``, ``low-res``, ``coupled`` ...).
+    ode : str
+        The equations, Unicode.
+    time : str
+        The time of step k, e.g. ``"t_k = k·√lr"``.
+    scheme : str
+        The explicit scheme that turns the ODE into the optimizer's update.
+    order : float
+        Declared order of agreement in the model's own step ``h``.
+    state : tuple of str
+        Names of the ODE state blocks, each of length ``dim`` (``("θ", "u")``).
+    parameters : callable (hp) -> dict
+        The hyperparameter → ODE-parameter map; always contains ``"h"``, the ODE
+        time advanced by one step.
+    field : callable (t, z, grad, ode) -> dz
+        The vector field on the flat state ``z`` (blocks of ``dim``); ``grad(θ)`` is
+        the optimizer's effective gradient (maximize and L2 weight decay applied).
+    initial : callable (theta0, grad, ode) -> z0
+        Initial ODE state for a run started at ``theta0``.
+    times : callable (steps, hp) -> t, optional
+        ODE time of each step; default ``steps * h``.
+    note : str
+        Caveats (singular starts, start-up transients).
+    """
+
+    name: str
+    ode: str
+    time: str
+    scheme: str
+    order: float
+    state: tuple[str, ...]
+    parameters: Callable[[Mapping[str, Any]], dict[str, float]]
+    field: Callable[..., np.ndarray]
+    initial: Callable[..., np.ndarray]
+    times: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray] | None = None
+    note: str = ""
+
+    def step_times(self, steps: np.ndarray, hp: Mapping[str, Any]) -> np.ndarray:
+        """ODE time of each discrete step number in ``steps``."""
+        steps = np.asarray(steps, dtype=float)
+        if self.times is not None:
+            return np.asarray(self.times(steps, hp), dtype=float)
+        return steps * self.parameters(hp)["h"]
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An optimizer: its hyperparameters, its kernel and its continuous models.
+
+    Parameters
+    ----------
+    name : str
+        Registry and command-line name.
+    description : str
+        One line for ``odeopt list``.
+    module : str
+        The kernel module (the family file).
+    torch : str
+        The ``torch.optim`` call it reproduces step for step.
+    hyperparameters : sequence of Hyperparameter
+        What the user may set, with defaults and ranges.
+    fixed : mapping
+        Kernel hyperparameters this optimizer pins (``nesterov=1`` ...).
+    models : sequence of Model
+        Continuous models; the first is the default.
+    check : callable (hp) -> str or None, optional
+        Cross-parameter validation (e.g. Nesterov needs zero dampening).
+    default_lr : callable (BoundSurface, hp) -> float
+        The learning rate used when none is given.
+    default_lr_rule : str
+        That rule in words (shown by ``odeopt list`` and the run summary).
+    """
+
+    name: str
+    description: str
+    module: str
+    torch: str
+    hyperparameters: Sequence[Hyperparameter]
+    models: Sequence[Model]
+    default_lr: Callable[[BoundSurface, Mapping[str, Any]], float]
+    default_lr_rule: str
+    fixed: Mapping[str, float] = field(default_factory=dict)
+    check: Callable[[Mapping[str, Any]], str | None] | None = None
+
+    @property
+    def kernels(self) -> ModuleType:
+        """The family's kernel module (plain Python)."""
+        return importlib.import_module(self.module)
+
+    def jitted(self) -> ModuleType:
+        """The kernel module with its kernels compiled on demand by numba."""
+        return jit_module(self.kernels)
+
+    @property
+    def doc(self) -> str:
+        """The family file's docstring (updates, ODEs, maps, references)."""
+        return (self.kernels.__doc__ or "").strip()
+
+    @property
+    def default_model(self) -> Model:
+        """The first declared model."""
+        return self.models[0]
+
+    def model(self, name: str | None = None) -> Model:
+        """The model called ``name`` (default: the first)."""
+        if name is None:
+            return self.default_model
+        for model in self.models:
+            if model.name == name:
+                return model
+        valid = ", ".join(m.name for m in self.models)
+        raise HyperparameterError(
+            f"optimizer {self.name} has no model {name!r} (valid: {valid})"
+        )
+
+    def names(self) -> list[str]:
+        """The user-settable hyperparameter names."""
+        return [h.name for h in self.hyperparameters]
+
+    def bind(
+        self, surface: BoundSurface | None = None, **values: Any
+    ) -> BoundOptimizer:
+        """Validate hyperparameters and fill defaults (``lr`` from ``surface``).
+
+        Raises
+        ------
+        HyperparameterError
+            On an unknown name, a value out of range or an inconsistent set.
+        """
+        known = {h.name: h for h in self.hyperparameters}
+        for key in values:
+            if key not in known:
+                raise HyperparameterError(
+                    f"optimizer {self.name} has no hyperparameter {key!r} "
+                    f"(valid: {', '.join(known)})"
+                )
+        hp: dict[str, Any] = {}
+        for name, spec in known.items():
+            if values.get(name) is not None:
+                hp[name] = spec.convert(values[name])
+            elif spec.default is not None:
+                hp[name] = spec.default
+        if self.check is not None:
+            message = self.check(hp)
+            if message:
+                raise HyperparameterError(f"{self.name}: {message}")
+        lr_is_default = "lr" in known and "lr" not in hp
+        if lr_is_default:
+            if surface is None:
+                raise HyperparameterError(
+                    f"{self.name}: give lr (its default depends on the surface)"
+                )
+            hp["lr"] = float(self.default_lr(surface, hp))
+        return BoundOptimizer(optimizer=self, hp=hp, lr_is_default=lr_is_default)
+
+
+@dataclass(frozen=True, eq=False)
+class BoundOptimizer:
+    """An optimizer with all hyperparameters fixed: what a run uses."""
+
+    optimizer: Optimizer
+    hp: dict[str, Any]
+    lr_is_default: bool = False
+
+    @property
+    def name(self) -> str:
+        """The optimizer's registry name."""
+        return self.optimizer.name
+
+    @property
+    def full_hp(self) -> dict[str, Any]:
+        """The user's hyperparameters plus those the optimizer pins."""
+        return {**self.optimizer.fixed, **self.hp}
+
+    def kernel_hp(self) -> np.ndarray:
+        """The float64 array the kernel reads, in the family's HYPERPARAMETERS order."""
+        layout = self.optimizer.kernels.HYPERPARAMETERS
+        merged = self.full_hp
+        missing = [name for name in layout if name not in merged]
+        if missing:
+            raise HyperparameterError(f"{self.name}: no value for {', '.join(missing)}")
+        return np.array([float(merged[name]) for name in layout], dtype=np.float64)
+
+    def state_rows(self) -> int:
+        """Rows of the kernel's state array."""
+        return int(self.optimizer.kernels.STATE_ROWS)
+
+    def describe(self) -> str:
+        """``lr=0.001, momentum=0.9`` style text."""
+        parts = []
+        for key, value in self.hp.items():
+            if isinstance(value, bool):
+                parts.append(f"{key}={'true' if value else 'false'}")
+            else:
+                parts.append(f"{key}={value:.6g}")
+        return ", ".join(parts)
+
+
+def effective_gradient(grad: Callable[[np.ndarray], np.ndarray], hp: Mapping[str, Any]):
+    """∇L with PyTorch's ``maximize`` sign and L2 ``weight_decay`` applied.
+
+    Decoupled decay (AdamW) is not included: it is a separate term of the ODE.
+    """
+    sign = -1.0 if hp.get("maximize", False) else 1.0
+    decay = (
+        0.0 if hp.get("decoupled_weight_decay") else float(hp.get("weight_decay", 0.0))
+    )
+
+    def effective(theta: np.ndarray) -> np.ndarray:
+        g = sign * grad(theta)
+        return g + decay * theta if decay else g
+
+    return effective
+
+
+def distance_scale(surface: BoundSurface) -> float:
+    """How far a default run must travel: ∞-distance from the start to the nearest
+    known minimum, or a tenth of the plot box when no minimum is known."""
+    x0 = surface.x0
+    nearest = surface.nearest_minimum(x0)
+    if nearest is not None:
+        d = float(np.max(np.abs(x0 - nearest.theta)))
+        if d > 0:
+            return d
+    lo, hi = surface.bounds
+    return float(np.max(hi - lo)) / 10.0

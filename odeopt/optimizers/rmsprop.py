@@ -1,0 +1,192 @@
+r"""RMSprop (``torch.optim.RMSprop``), centred and with momentum.
+
+**Update** (PyTorch; :math:`g_k = \nabla L(\theta_{k-1}) + w\theta_{k-1}`, sign flipped
+when ``maximize``; :math:`v_0 = \bar g_0 = b_0 = 0`):
+
+.. math::
+
+    v_k = \alpha v_{k-1} + (1-\alpha) g_k^2, \qquad
+    \bar g_k = \alpha \bar g_{k-1} + (1-\alpha) g_k \ \text{(centred)} \\
+    d_k = \sqrt{v_k - \bar g_k^2} + \varepsilon \ \text{(centred)}, \quad
+    d_k = \sqrt{v_k} + \varepsilon \ \text{(otherwise)} \\
+    b_k = \mu b_{k-1} + g_k / d_k, \ \theta_k = \theta_{k-1} - \eta b_k
+    \ \text{(momentum } \mu > 0\text{)}, \quad
+    \theta_k = \theta_{k-1} - \eta\, g_k / d_k \ \text{(otherwise)}
+
+Note PyTorch's :math:`\sqrt{v} + \varepsilon` (Su and TensorFlow use
+:math:`\sqrt{v + \varepsilon}`).
+
+**Model** ``coupled`` (regime A, brief §4.4): :math:`h = \eta`, :math:`b = (1-\alpha)/\eta`,
+
+.. math::
+
+    \dot v = b\,(g \odot g - v), \qquad \dot\theta = -g / (\sqrt{v} + \varepsilon)
+
+(centred: :math:`\dot{\bar g} = b(g - \bar g)` and :math:`\sqrt{v - \bar g^2}`; with
+momentum :math:`\mu` fixed the preconditioned gradient is followed at the over-damped
+speed :math:`1/(1-\mu)`).  PyTorch is exactly the "v-first" semi-implicit Euler step of
+this system, order 1.  The field is singular at :math:`v = 0`, where PyTorch starts:
+the model starts at :math:`v(0) = (1-\alpha) g_0^2`, the state after the first step,
+so the first-step transient (of size :math:`\eta/\sqrt{1-\alpha}`) stays visible.
+
+References: T. Tieleman, G. Hinton, Lecture 6.5 (2012); A. Barakat, P. Bianchi,
+SIAM J. Optim. 2021; Su Jianlin, kexue.fm/archives/6234.
+"""
+
+import math
+
+import numpy as np
+
+from .._jit import kernel
+from ._base import (
+    MAXIMIZE,
+    WEIGHT_DECAY,
+    Hyperparameter,
+    Model,
+    Optimizer,
+    distance_scale,
+    learning_rate,
+)
+
+HYPERPARAMETERS = (
+    "lr",
+    "alpha",
+    "eps",
+    "weight_decay",
+    "momentum",
+    "centered",
+    "maximize",
+)
+STATE_ROWS = 3  # square average v, momentum buffer b, gradient average ḡ
+N_STAGES = 1
+
+
+@kernel
+def lerp(start, end, weight):
+    # torch.lerp: two formulas, for accuracy on both sides of weight = 1/2
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1.0 - weight)
+
+
+@kernel
+def step(k, theta, state, G, hp):
+    lr = hp[0]
+    alpha = hp[1]
+    eps = hp[2]
+    weight_decay = hp[3]
+    momentum = hp[4]
+    centered = hp[5] != 0.0
+    maximize = hp[6] != 0.0
+    for i in range(theta.shape[0]):
+        g = -G[0, i] if maximize else G[0, i]
+        if weight_decay != 0.0:
+            g = g + weight_decay * theta[i]
+        v = state[0, i] * alpha + (1.0 - alpha) * g * g
+        state[0, i] = v
+        if centered:
+            mean = lerp(state[2, i], g, 1.0 - alpha)
+            state[2, i] = mean
+            avg = math.sqrt(v + (-1.0) * mean * mean)
+        else:
+            avg = math.sqrt(v)
+        avg = avg + eps
+        if momentum > 0.0:
+            b = state[1, i] * momentum + g / avg
+            state[1, i] = b
+            theta[i] = theta[i] + (-lr) * b
+        else:
+            theta[i] = theta[i] + (-lr) * (g / avg)
+
+
+def _parameters(hp):
+    lr = hp["lr"]
+    return {
+        "h": lr,
+        "b": (1.0 - hp["alpha"]) / lr,
+        "eps": hp["eps"],
+        "speed": 1.0 / (1.0 - hp["momentum"]),
+    }
+
+
+def _field(t, z, grad, ode, centered):
+    n = z.shape[0] // (3 if centered else 2)
+    theta, v = z[:n], z[n : 2 * n]
+    g = grad(theta)
+    dz = [None, ode["b"] * (g * g - v)]
+    if centered:
+        mean = z[2 * n :]
+        dz.append(ode["b"] * (g - mean))
+        denom = np.sqrt(np.maximum(v - mean * mean, 0.0)) + ode["eps"]
+    else:
+        denom = np.sqrt(np.maximum(v, 0.0)) + ode["eps"]
+    dz[0] = -ode["speed"] * g / denom
+    return np.concatenate(dz)
+
+
+def _initial(theta0, grad, ode, centered, alpha):
+    theta0 = np.array(theta0, dtype=float)
+    g0 = grad(theta0)
+    blocks = [theta0, (1.0 - alpha) * g0 * g0]
+    if centered:
+        blocks.append((1.0 - alpha) * g0)
+    return np.concatenate(blocks)
+
+
+def _coupled():
+    # `centered` changes the state: the field reads it from the ODE parameters.
+    def parameters(hp):
+        return {
+            **_parameters(hp),
+            "centered": float(hp["centered"]),
+            "alpha": hp["alpha"],
+        }
+
+    def field(t, z, grad, ode):
+        return _field(t, z, grad, ode, bool(ode["centered"]))
+
+    def initial(theta0, grad, ode):
+        return _initial(theta0, grad, ode, bool(ode["centered"]), ode["alpha"])
+
+    return Model(
+        name="coupled",
+        ode="θ̇ = −g/(√v + ε)/(1 − μ),  v̇ = b(g⊙g − v)",
+        time="t_k = k·lr,  b = (1 − alpha)/lr",
+        scheme="v-first semi-implicit Euler, h = lr (exact identity)",
+        order=1,
+        state=("θ", "v"),
+        parameters=parameters,
+        field=field,
+        initial=initial,
+        note="singular at v = 0: the model starts at v(0) = (1 − alpha)·g₀²",
+    )
+
+
+def _default_lr(surface, hp):
+    return distance_scale(surface) / 1000.0
+
+
+OPTIMIZERS = (
+    Optimizer(
+        name="rmsprop",
+        description="RMSprop: semi-implicit Euler on a coupled (θ, v) ODE",
+        module=__name__,
+        torch="torch.optim.RMSprop(lr, alpha, eps, weight_decay, momentum, centered, "
+        "maximize)",
+        hyperparameters=(
+            learning_rate(),
+            Hyperparameter("alpha", 0.99, "smoothing constant α of v", low=0.0),
+            Hyperparameter("eps", 1e-8, "ε added to √v", low=0.0),
+            WEIGHT_DECAY,
+            Hyperparameter("momentum", 0.0, "momentum μ", low=0.0),
+            Hyperparameter(
+                "centered", False, "divide by the centred variance", kind="bool"
+            ),
+            MAXIMIZE,
+        ),
+        models=(_coupled(),),
+        default_lr=_default_lr,
+        default_lr_rule="D/1000, D = ∞-distance from the start to the nearest known "
+        "minimum (a tenth of the plot box if none)",
+    ),
+)

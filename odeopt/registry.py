@@ -1,0 +1,81 @@
+"""Registries of surfaces and optimizers, discovered from their files.
+
+Every module ``odeopt/surfaces/<name>.py`` exporting ``SURFACE`` and every module
+``odeopt/optimizers/<family>.py`` exporting ``OPTIMIZERS`` is picked up here, so adding
+one touches that one file.  Importing this module imports numpy but never numba.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .optimizers._base import Optimizer
+    from .surfaces._base import Surface
+
+
+class UnknownNameError(ValueError):
+    """An optimizer or surface name that is not registered."""
+
+
+def _modules(package: str):
+    pkg = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"{package}.{info.name}")
+
+
+@cache
+def surfaces() -> dict[str, Surface]:
+    """All registered surfaces by name, sorted by name."""
+    found = {}
+    for module in _modules("odeopt.surfaces"):
+        surface = getattr(module, "SURFACE", None)
+        if surface is not None:
+            found[surface.name] = surface
+    return dict(sorted(found.items()))
+
+
+@cache
+def optimizers() -> dict[str, Optimizer]:
+    """All registered optimizers by name, in the families' declared order."""
+    found = {}
+    for module in _modules("odeopt.optimizers"):
+        for optimizer in getattr(module, "OPTIMIZERS", ()):
+            found[optimizer.name] = optimizer
+    order = getattr(importlib.import_module("odeopt.optimizers"), "ORDER", ())
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(
+        sorted(found.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+    )
+
+
+def _get(kind: str, table: dict, name: str):
+    try:
+        return table[name]
+    except KeyError:
+        valid = ", ".join(table)
+        raise UnknownNameError(f"unknown {kind} {name!r} (valid: {valid})") from None
+
+
+def get_surface(name: str) -> Surface:
+    """The surface registered as ``name``."""
+    return _get("surface", surfaces(), name)
+
+
+def get_optimizer(name: str) -> Optimizer:
+    """The optimizer registered as ``name``."""
+    return _get("optimizer", optimizers(), name)
+
+
+def optimizer_names() -> list[str]:
+    """Registered optimizer names, in display order."""
+    return list(optimizers())
+
+
+def surface_names() -> list[str]:
+    """Registered surface names, sorted."""
+    return list(surfaces())

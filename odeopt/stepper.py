@@ -1,0 +1,432 @@
+"""Run an optimizer on a surface: validation, allocation, the jitted loop, the result.
+
+Everything is validated in Python before the jit boundary; inside, the generated
+runner (:mod:`odeopt._codegen`) takes every step without returning to Python, records
+every ``record_every``-th state, and reports divergence as a status code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _codegen
+from .optimizers._base import BoundOptimizer, HyperparameterError, Optimizer
+from .registry import get_optimizer, get_surface
+from .surfaces._base import BoundSurface, Surface
+from .trajectory import Status, Trajectory
+
+DEFAULT_STEPS = 10_000
+DEFAULT_MAX_NORM = 1e100
+#: Recorded arrays are kept under this size; beyond it record_every is raised.
+RECORD_MEMORY_CAP = 256 * 2**20
+_CHUNK = 2**20  # steps between progress updates
+
+_STATUS = {
+    _codegen.RUNNING: Status.MAX_STEPS,
+    _codegen.CONVERGED: Status.CONVERGED,
+    _codegen.DIVERGED: Status.DIVERGED,
+}
+
+
+class RunError(ValueError):
+    """Bad run settings (start point, steps, recording)."""
+
+
+def resolve_surface(
+    surface: str | Surface | BoundSurface,
+    dim: int | None = None,
+    surface_params: Mapping[str, Any] | None = None,
+    x0: Any = None,
+) -> BoundSurface:
+    """A bound surface from a name, a :class:`Surface` or a :class:`BoundSurface`.
+
+    An n-dimensional surface given no ``dim`` takes the length of ``x0``.
+    """
+    if isinstance(surface, BoundSurface):
+        if dim is not None or surface_params:
+            raise RunError("give dim and surface_params to Surface.bind, not run")
+        return surface
+    if isinstance(surface, str):
+        surface = get_surface(surface)
+    if dim is None and x0 is not None and surface.dim is None:
+        dim = int(np.size(x0))  # an n-D surface takes its dimension from the start
+    return surface.bind(dim, **dict(surface_params or {}))
+
+
+def resolve_optimizer(
+    optimizer: str | Optimizer | BoundOptimizer,
+    surface: BoundSurface,
+    hyperparameters: Mapping[str, Any],
+) -> BoundOptimizer:
+    """A bound optimizer from a name or an :class:`Optimizer` plus hyperparameters."""
+    if isinstance(optimizer, BoundOptimizer):
+        if hyperparameters:
+            raise HyperparameterError("give hyperparameters to Optimizer.bind, not run")
+        return optimizer
+    if isinstance(optimizer, str):
+        optimizer = get_optimizer(optimizer)
+    return optimizer.bind(surface, **hyperparameters)
+
+
+def check_start(x0: Any, surface: BoundSurface) -> np.ndarray:
+    """The start point as a float array of the surface's dimension."""
+    if x0 is None:
+        return surface.x0.copy()
+    try:
+        start = np.array(x0, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise RunError(f"x0 must be {surface.dim} numbers, got {x0!r}") from None
+    if start.shape[0] != surface.dim:
+        raise RunError(
+            f"x0 has {start.shape[0]} numbers but surface {surface.name} has dimension "
+            f"{surface.dim}"
+        )
+    if not np.all(np.isfinite(start)):
+        raise RunError(f"x0 must be finite, got {start.tolist()}")
+    return start
+
+
+def choose_record_every(
+    steps: int, dim: int, record_every: int | None
+) -> tuple[int, str]:
+    """The recording interval, raised if needed to stay under the memory cap."""
+    if record_every is not None:
+        if int(record_every) < 1:
+            raise RunError(f"record_every must be >= 1, got {record_every}")
+        return int(record_every), ""
+    bytes_per_record = 8 * (dim + 3)
+    max_records = max(2, RECORD_MEMORY_CAP // bytes_per_record)
+    every = max(1, -(-steps // (max_records - 2)))
+    if every == 1:
+        return 1, ""
+    return every, (
+        f"recording every {every}th step to keep the trajectory under "
+        f"{RECORD_MEMORY_CAP // 2**20} MiB (set record_every to choose)"
+    )
+
+
+def initial_state(bound: BoundOptimizer, dim: int) -> np.ndarray:
+    """The kernel's state at step 0 (zeros: PyTorch's empty buffers)."""
+    module = bound.optimizer.kernels
+    factory = getattr(module, "initial_state", None)
+    if factory is None:
+        return np.zeros((bound.state_rows(), dim))
+    return np.ascontiguousarray(factory(bound.full_hp, dim), dtype=np.float64)
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import numba
+
+    try:
+        odeopt_version = version("odeopt-sim")
+    except PackageNotFoundError:
+        odeopt_version = "unknown"
+    return {
+        "odeopt": odeopt_version,
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def model_meta(bound: BoundOptimizer, model_name: str | None = None) -> dict[str, Any]:
+    """The model's description and ODE parameters, for metadata and summaries."""
+    model = bound.optimizer.model(model_name)
+    return {
+        "name": model.name,
+        "ode": model.ode,
+        "time": model.time,
+        "scheme": model.scheme,
+        "order": model.order,
+        "state": list(model.state),
+        "parameters": model.parameters(bound.full_hp),
+        "note": model.note,
+    }
+
+
+def run(
+    optimizer: str | Optimizer | BoundOptimizer,
+    surface: str | Surface | BoundSurface,
+    *,
+    x0: Sequence[float] | np.ndarray | None = None,
+    steps: int = DEFAULT_STEPS,
+    record_every: int | None = None,
+    tol: float = 0.0,
+    max_norm: float = DEFAULT_MAX_NORM,
+    dim: int | None = None,
+    surface_params: Mapping[str, Any] | None = None,
+    model: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **hyperparameters: Any,
+) -> Trajectory:
+    """Run a discrete optimizer on a surface with a jitted, cached stepper.
+
+    Parameters
+    ----------
+    optimizer : str or Optimizer or BoundOptimizer
+        ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"`` ...
+    surface : str or Surface or BoundSurface
+        ``"rosenbrock"``, ``"quadratic"`` ...
+    x0 : array_like, shape (dim,), optional
+        Start point; default the surface's classic start.
+    steps : int
+        Steps to take (all of them unless ``tol`` stops the run or it diverges).
+    record_every : int, optional
+        Record every k-th step (record 0 is the start; the last step is always
+        recorded).  Default 1, raised automatically above a 256 MiB trajectory.
+    tol : float
+        Stop with status ``converged`` when ‖∇L‖ at the current point < tol (0: off).
+    max_norm : float
+        A state with ``|θ_i| > max_norm`` (or non-finite) stops the run: ``diverged``.
+    dim, surface_params
+        Dimension and parameters of the surface (an n-D surface given no ``dim``
+        takes the length of ``x0``).
+    model : str, optional
+        The continuous model whose clock gives ``t`` (default: the first declared).
+    progress : callable (done, total), optional
+        Called between chunks of 2**20 steps.
+    **hyperparameters
+        ``torch.optim`` keyword names (``lr``, ``momentum``, ``beta1``, ...).
+
+    Returns
+    -------
+    Trajectory
+    """
+    bound_surface = resolve_surface(surface, dim, surface_params, x0)
+    bound = resolve_optimizer(optimizer, bound_surface, hyperparameters)
+    start = check_start(x0, bound_surface)
+    if int(steps) < 0:
+        raise RunError(f"steps must be >= 0, got {steps}")
+    steps = int(steps)
+    if not (tol >= 0.0 and np.isfinite(tol)):
+        raise RunError(f"tol must be a finite number >= 0, got {tol}")
+    if not max_norm > 0.0:
+        raise RunError(f"max_norm must be > 0, got {max_norm}")
+    chosen_model = bound.optimizer.model(model)
+    every, record_note = choose_record_every(steps, bound_surface.dim, record_every)
+
+    t_setup = time.perf_counter()
+    runner = _codegen.get_runner(bound.optimizer.kernels, bound_surface.surface.kernels)
+    theta = start.copy()
+    state = initial_state(bound, bound_surface.dim)
+    hp = bound.kernel_hp()
+    p = bound_surface.p
+    n_max = steps // every + 2
+    rec_step = np.zeros(n_max, dtype=np.int64)
+    rec_theta = np.zeros((n_max, bound_surface.dim))
+    rec_loss = np.zeros(n_max)
+    rec_step[0], rec_theta[0], rec_loss[0] = 0, start, bound_surface.value(start)
+    # A zero-step call loads (or compiles) the runner, so wall time is stepping only.
+    runner.advance(
+        theta,
+        state,
+        hp,
+        p,
+        0,
+        0,
+        every,
+        tol,
+        max_norm,
+        rec_step,
+        rec_theta,
+        rec_loss,
+        1,
+    )
+    setup_s = time.perf_counter() - t_setup
+
+    t_run = time.perf_counter()
+    k, n_rec, code = 0, 1, _codegen.RUNNING
+    while True:
+        chunk = min(steps - k, _CHUNK if progress is not None else steps - k)
+        code, k, n_rec = runner.advance(
+            theta,
+            state,
+            hp,
+            p,
+            k,
+            chunk,
+            every,
+            tol,
+            max_norm,
+            rec_step,
+            rec_theta,
+            rec_loss,
+            n_rec,
+        )
+        if progress is not None:
+            progress(k, steps)
+        if code != _codegen.RUNNING or k >= steps:
+            break
+    wall_s = time.perf_counter() - t_run
+    if rec_step[n_rec - 1] != k:  # always keep the last state
+        rec_step[n_rec], rec_theta[n_rec] = k, theta
+        rec_loss[n_rec] = bound_surface.value(theta)
+        n_rec += 1
+
+    status = _STATUS[code]
+    record_steps = rec_step[:n_rec].copy()
+    meta = {
+        "optimizer": bound.name,
+        "torch": bound.optimizer.torch,
+        "hyperparameters": dict(bound.hp),
+        "lr_default_rule": bound.optimizer.default_lr_rule
+        if bound.lr_is_default
+        else None,
+        "surface": bound_surface.name,
+        "surface_params": dict(bound_surface.params),
+        "dim": bound_surface.dim,
+        "x0": start.tolist(),
+        "steps": steps,
+        "steps_done": int(k),
+        "record_every": every,
+        "record_note": record_note,
+        "tol": tol,
+        "max_norm": max_norm,
+        "status": status.value,
+        "diverged_at": int(k) if status is Status.DIVERGED else None,
+        "model": model_meta(bound, chosen_model.name),
+        "wall_time_s": wall_s,
+        "setup_time_s": setup_s,
+        "versions": _versions(),
+    }
+    return Trajectory(
+        step=record_steps,
+        t=chosen_model.step_times(record_steps, bound.full_hp),
+        theta=rec_theta[:n_rec].copy(),
+        loss=rec_loss[:n_rec].copy(),
+        status=status,
+        steps_done=int(k),
+        meta=meta,
+    )
+
+
+@dataclass
+class BatchResult:
+    """Final states of many runs: arrays shaped (n_hyperparameter_sets, n_starts, ...).
+
+    ``theta`` and ``loss`` hold the recorded trajectories when ``record_every`` was
+    given (shape (H, S, n_records, dim)), else only the final state.
+    """
+
+    final_theta: np.ndarray  # (H, S, dim)
+    final_loss: np.ndarray  # (H, S)
+    status: np.ndarray  # (H, S) of Status values (str)
+    steps_done: np.ndarray  # (H, S)
+    hyperparameters: list[dict[str, Any]]
+    starts: np.ndarray  # (S, dim)
+    step: np.ndarray | None = None  # (n_records,) when recorded
+    theta: np.ndarray | None = None  # (H, S, n_records, dim) when recorded
+    loss: np.ndarray | None = None  # (H, S, n_records)
+    wall_time_s: float = 0.0
+
+
+def run_batch(
+    optimizer: str | Optimizer,
+    surface: str | Surface | BoundSurface,
+    starts: np.ndarray | Sequence[Sequence[float]],
+    hyperparameter_sets: Sequence[Mapping[str, Any]] = ({},),
+    *,
+    steps: int = DEFAULT_STEPS,
+    record_every: int | None = None,
+    tol: float = 0.0,
+    max_norm: float = DEFAULT_MAX_NORM,
+    dim: int | None = None,
+    surface_params: Mapping[str, Any] | None = None,
+) -> BatchResult:
+    """Run every start with every hyperparameter set, in parallel (numba ``prange``).
+
+    Each (set, start) pair is an independent trajectory, so the results are identical
+    whatever the number of threads (``NUMBA_NUM_THREADS``).  With ``record_every``,
+    each trajectory is recorded at steps 0, k, 2k, ...; records after a run stopped
+    (diverged or converged) are NaN.
+    """
+    bound_surface = resolve_surface(surface, dim, surface_params)
+    if isinstance(optimizer, str):
+        optimizer = get_optimizer(optimizer)
+    bounds = [optimizer.bind(bound_surface, **dict(h)) for h in hyperparameter_sets]
+    if not bounds:
+        raise RunError("give at least one hyperparameter set")
+    starts = np.array(starts, dtype=np.float64)
+    if starts.ndim == 1:
+        starts = starts[None, :]
+    if starts.ndim != 2 or starts.shape[1] != bound_surface.dim:
+        raise RunError(f"starts must have shape (n, {bound_surface.dim})")
+    if not np.all(np.isfinite(starts)):
+        raise RunError("starts must be finite")
+    steps = int(steps)
+    if steps < 0:
+        raise RunError(f"steps must be >= 0, got {steps}")
+    if record_every is not None and int(record_every) < 1:
+        raise RunError(f"record_every must be >= 1, got {record_every}")
+    n_h, n_s, dim_ = len(bounds), starts.shape[0], bound_surface.dim
+    batch = n_h * n_s
+    thetas = np.ascontiguousarray(np.tile(starts, (n_h, 1)))
+    hps = np.ascontiguousarray(
+        np.repeat(np.stack([b.kernel_hp() for b in bounds]), n_s, axis=0)
+    )
+    states = np.ascontiguousarray(
+        np.repeat(np.stack([initial_state(b, dim_) for b in bounds]), n_s, axis=0)
+    )
+    every = int(record_every) if record_every is not None else 0
+    n_rec = steps // every if every else 0
+    rec_step = np.zeros((batch, max(n_rec, 1)), dtype=np.int64)
+    rec_theta = np.full((batch, max(n_rec, 1), dim_), np.nan)
+    rec_loss = np.full((batch, max(n_rec, 1)), np.nan)
+    out_status = np.zeros(batch, dtype=np.int64)
+    out_steps = np.zeros(batch, dtype=np.int64)
+    out_nrec = np.zeros(batch, dtype=np.int64)
+    runner = _codegen.get_runner(optimizer.kernels, bound_surface.surface.kernels)
+    t0 = time.perf_counter()
+    runner.advance_batch(
+        thetas,
+        states,
+        hps,
+        bound_surface.p,
+        steps,
+        every,
+        tol,
+        max_norm,
+        rec_step,
+        rec_theta,
+        rec_loss,
+        out_status,
+        out_steps,
+        out_nrec,
+    )
+    wall = time.perf_counter() - t0
+    value = bound_surface.value
+    final_loss = np.array([value(th) for th in thetas]).reshape(n_h, n_s)
+    status = np.array([_STATUS[int(c)].value for c in out_status]).reshape(n_h, n_s)
+    result = BatchResult(
+        final_theta=thetas.reshape(n_h, n_s, dim_),
+        final_loss=final_loss,
+        status=status,
+        steps_done=out_steps.reshape(n_h, n_s),
+        hyperparameters=[dict(b.hp) for b in bounds],
+        starts=starts,
+        wall_time_s=wall,
+    )
+    if every:
+        step_axis = np.arange(0, n_rec + 1) * every
+        first = np.broadcast_to(starts, (n_h, n_s, dim_))[:, :, None, :]
+        loss0 = np.array([value(s) for s in starts])
+        result.step = step_axis
+        result.theta = np.concatenate(
+            [first, rec_theta.reshape(n_h, n_s, -1, dim_)[:, :, :n_rec]], axis=2
+        )
+        result.loss = np.concatenate(
+            [
+                np.broadcast_to(loss0, (n_h, n_s))[:, :, None],
+                rec_loss.reshape(n_h, n_s, -1)[:, :, :n_rec],
+            ],
+            axis=2,
+        )
+    return result

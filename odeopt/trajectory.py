@@ -1,0 +1,297 @@
+"""The result of a run: :class:`Trajectory`, its status, and its files.
+
+File contract (``shared/docs/design.md`` §4), chosen by extension:
+
+* ``.npz`` — arrays ``step`` (n,), ``t`` (n,), ``theta`` (n, dim), ``loss`` (n,),
+  optionally ``ref_theta`` (n, dim) and ``ref_loss`` (n,), and ``meta``, a JSON string
+  with every setting, the model and its ODE parameters, the status and versions;
+* ``.csv`` — columns ``step,t,loss,theta_0..theta_{d-1}`` (and ``ref_loss``,
+  ``ref_theta_i``), preceded by ``# meta: {json}`` comment line;
+* ``.json`` — one object with the same names plus ``meta``; non-finite numbers are
+  written as ``null``.
+
+Record 0 is the start point.  Files are written to a temporary name and renamed, so
+an interrupted save never leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMATS = (".npz", ".csv", ".json")
+
+
+class Status(StrEnum):
+    """How a run ended."""
+
+    CONVERGED = "converged"  # the gradient norm fell below --tol
+    MAX_STEPS = "max_steps"  # every requested step was taken
+    DIVERGED = "diverged"  # a non-finite or exploding state stopped the run
+
+    def __str__(self) -> str:
+        return self.value
+
+
+MESSAGES = {
+    Status.CONVERGED: "gradient norm below tol",
+    Status.MAX_STEPS: "all requested steps taken",
+    Status.DIVERGED: "state became non-finite or exceeded max_norm",
+}
+
+
+class OutputError(ValueError):
+    """A file that cannot be written or read (bad extension, bad path)."""
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Validate an output path before any work is done.
+
+    Raises
+    ------
+    OutputError
+        Unknown extension, missing folder, or a folder that is not writable.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise OutputError(
+            f"cannot write {str(path)!r}: unknown extension {path.suffix or '(none)'!r} "
+            f"(valid: {', '.join(FORMATS)})"
+        )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(
+            f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist"
+        )
+    if path.is_dir():
+        raise OutputError(f"cannot write {str(path)!r}: it is a folder")
+    # os.access says yes to root everywhere: try to create a file for real.
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".odeopt-probe-"):
+            pass
+    except OSError as error:
+        raise OutputError(
+            f"cannot write {str(path)!r}: {error.strerror.lower()}"
+        ) from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"cannot write {str(path)!r}: permission denied")
+    return path
+
+
+def _json_safe(value: Any) -> Any:
+    """Replace non-finite floats by None (JSON has no NaN/inf) and arrays by lists."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """JSON text with non-finite numbers as ``null`` (strict JSON)."""
+    return json.dumps(_json_safe(value), allow_nan=False, **kwargs)
+
+
+@dataclass
+class Trajectory:
+    """A recorded run of a discrete optimizer (and optionally its reference ODE).
+
+    Attributes
+    ----------
+    step : ndarray, shape (n,)
+        Step numbers of the records; record 0 is the start (step 0).
+    t : ndarray, shape (n,)
+        ODE time of each record under the optimizer's model.
+    theta : ndarray, shape (n, dim)
+        Parameters at each record.
+    loss : ndarray, shape (n,)
+        Loss at each record.
+    status : Status
+        How the run ended.
+    steps_done : int
+        Steps actually taken.
+    meta : dict
+        Every setting, the model and its ODE parameters, timings and versions.
+    ref_theta, ref_loss : ndarray or None
+        The reference ODE solution at the same ``t`` (``--reference``).
+    """
+
+    step: np.ndarray
+    t: np.ndarray
+    theta: np.ndarray
+    loss: np.ndarray
+    status: Status
+    steps_done: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    ref_theta: np.ndarray | None = None
+    ref_loss: np.ndarray | None = None
+
+    # -- convenience ----------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        """Number of parameters."""
+        return int(self.theta.shape[1])
+
+    @property
+    def final_theta(self) -> np.ndarray:
+        """The last recorded point."""
+        return self.theta[-1]
+
+    @property
+    def final_loss(self) -> float:
+        """The loss at the last recorded point."""
+        return float(self.loss[-1])
+
+    def __len__(self) -> int:
+        return int(self.step.shape[0])
+
+    def __repr__(self) -> str:
+        meta = self.meta
+        return (
+            f"Trajectory({meta.get('optimizer', '?')} on {meta.get('surface', '?')}: "
+            f"{len(self)} records, {self.steps_done} steps, status={self.status.value}, "
+            f"final_loss={self.final_loss:.6g})"
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The named arrays of the file contract (without ``meta``)."""
+        out = {"step": self.step, "t": self.t, "theta": self.theta, "loss": self.loss}
+        if self.ref_theta is not None:
+            out["ref_theta"] = self.ref_theta
+            out["ref_loss"] = self.ref_loss
+        return out
+
+    # -- files ----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``.npz``, ``.csv`` or ``.json`` (by extension), atomically."""
+        path = check_output_path(path)
+        suffix = path.suffix.lower()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            if suffix == ".npz":
+                with open(tmp, "wb") as handle:
+                    np.savez_compressed(
+                        handle, meta=np.array(dumps(self.meta)), **self.arrays()
+                    )
+            elif suffix == ".csv":
+                self._write_csv(tmp)
+            else:
+                payload = {**self.arrays(), "meta": self.meta}
+                tmp.write_text(dumps(payload) + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    def _write_csv(self, path: Path) -> None:
+        columns = ["step", "t", "loss"] + [f"theta_{i}" for i in range(self.dim)]
+        data = [self.step, self.t, self.loss] + [
+            self.theta[:, i] for i in range(self.dim)
+        ]
+        if self.ref_theta is not None:
+            columns += ["ref_loss"] + [f"ref_theta_{i}" for i in range(self.dim)]
+            data += [self.ref_loss] + [self.ref_theta[:, i] for i in range(self.dim)]
+        table = np.column_stack([np.asarray(c, dtype=float) for c in data])
+        with open(path, "w") as handle:
+            handle.write(f"# meta: {dumps(self.meta)}\n")
+            handle.write(",".join(columns) + "\n")
+            for row, step in zip(table, self.step, strict=True):
+                rest = ",".join(repr(float(v)) for v in row[1:])
+                handle.write(f"{int(step)},{rest}\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Trajectory:
+        """Read a file written by :meth:`save`."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in FORMATS:
+            raise OutputError(
+                f"cannot read {str(path)!r}: unknown extension (valid: {', '.join(FORMATS)})"
+            )
+        if not path.is_file():
+            raise OutputError(f"cannot read {str(path)!r}: no such file")
+        try:
+            if suffix == ".npz":
+                with np.load(path, allow_pickle=False) as data:
+                    arrays = {k: data[k] for k in data.files if k != "meta"}
+                    meta = json.loads(str(data["meta"]))
+            elif suffix == ".json":
+                payload = json.loads(path.read_text())
+                meta = payload.pop("meta")
+                arrays = {
+                    k: np.array(v, dtype=int if k == "step" else float)
+                    for k, v in payload.items()
+                }
+            else:
+                arrays, meta = cls._read_csv(path)
+        except (KeyError, ValueError, OSError) as error:
+            raise OutputError(f"cannot read {str(path)!r}: {error}") from None
+        return cls.from_arrays(arrays, meta)
+
+    @staticmethod
+    def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+        with open(path) as handle:
+            first = handle.readline()
+            if not first.startswith("# meta: "):
+                raise ValueError("missing '# meta:' line")
+            meta = json.loads(first[len("# meta: ") :])
+            header = handle.readline().strip().split(",")
+            table = np.loadtxt(handle, delimiter=",", ndmin=2)
+        column = {name: table[:, i] for i, name in enumerate(header)}
+        dim = sum(1 for name in header if name.startswith("theta_"))
+        arrays = {
+            "step": column["step"].astype(int),
+            "t": column["t"],
+            "loss": column["loss"],
+            "theta": np.column_stack([column[f"theta_{i}"] for i in range(dim)]),
+        }
+        if "ref_loss" in column:
+            arrays["ref_loss"] = column["ref_loss"]
+            arrays["ref_theta"] = np.column_stack(
+                [column[f"ref_theta_{i}"] for i in range(dim)]
+            )
+        return arrays, meta
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> Trajectory:
+        """Build from the file contract's arrays and metadata."""
+        theta = np.asarray(arrays["theta"], dtype=float)
+        if theta.ndim == 1:
+            theta = theta[:, None]
+        ref_theta = arrays.get("ref_theta")
+        if ref_theta is not None:
+            ref_theta = np.asarray(ref_theta, dtype=float).reshape(theta.shape)
+        return cls(
+            step=np.asarray(arrays["step"], dtype=np.int64),
+            t=np.asarray(arrays["t"], dtype=float),
+            theta=theta,
+            loss=np.asarray(arrays["loss"], dtype=float),
+            status=Status(meta.get("status", "max_steps")),
+            steps_done=int(
+                meta.get("steps_done", int(np.max(arrays["step"], initial=0)))
+            ),
+            meta=meta,
+            ref_theta=ref_theta,
+            ref_loss=None
+            if arrays.get("ref_loss") is None
+            else np.asarray(arrays["ref_loss"], dtype=float),
+        )

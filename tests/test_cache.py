@@ -1,0 +1,159 @@
+"""Compiled code is cached on disk, reused by a second process, and never stale.
+
+numba invalidates a cached function only when its own file changes; odeopt's runners
+call kernels from other files, so an edited kernel must reach the runner through the
+source-hash stamp in the runner's file name (odeopt/_codegen.py).  These tests edit a
+kernel file between processes and check the new code runs.
+"""
+
+import ast
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from odeopt import _codegen, _jit, registry
+
+SURFACE_TEMPLATE = '''
+"""A throwaway surface for the cache tests: L = c·x², gradient {factor}·x."""
+from odeopt._jit import kernel
+
+
+@kernel
+def value(x, p):
+    return 0.5 * {factor} * x[0] * x[0]
+
+
+@kernel
+def grad(x, p, out):
+    out[0] = {factor} * x[0]
+
+
+@kernel
+def hess(x, p, out):
+    out[0, 0] = {factor}
+'''
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    import cache_probe_surface as surface
+    import odeopt.optimizers.sgd as sgd
+    from odeopt import _codegen
+    runner = _codegen.get_runner(sgd, surface)
+    theta = np.array([1.0]); state = np.zeros((1, 1))
+    hp = np.array([0.1, 0.0, 0.0, 0.0, 0.0, 0.0])  # gd, lr = 0.1
+    rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 1)), np.zeros(2))
+    runner.advance(theta, state, hp, np.zeros(1), 0, 1, 1, 0.0, 1e100, *rec, 0)
+    stats = runner.advance.stats
+    print(json.dumps({"theta": theta[0], "hits": sum(stats.cache_hits.values()),
+                      "misses": sum(stats.cache_misses.values()),
+                      "file": runner.__file__}))
+    """
+)
+
+
+def run_probe(folder, env):
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def isolated_cache(tmp_path):
+    env = dict(os.environ)
+    env["ODEOPT_CACHE_DIR"] = str(tmp_path / "odeopt-cache")
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
+    folder = tmp_path / "kernels"
+    folder.mkdir()
+    return folder, env
+
+
+def write_surface(folder, factor):
+    path = folder / "cache_probe_surface.py"
+    path.write_text(SURFACE_TEMPLATE.format(factor=factor))
+    return path
+
+
+def test_second_process_loads_from_disk_without_compiling(isolated_cache):
+    folder, env = isolated_cache
+    write_surface(folder, "2.0")
+    first = run_probe(folder, env)
+    second = run_probe(folder, env)
+    assert first["theta"] == pytest.approx(1.0 - 0.1 * 2.0)
+    assert (first["misses"], first["hits"]) == (1, 0)
+    assert (second["misses"], second["hits"]) == (0, 1)
+    assert second["file"] == first["file"]
+
+
+def test_editing_a_kernel_file_never_runs_stale_code(isolated_cache):
+    folder, env = isolated_cache
+    path = write_surface(folder, "2.0")
+    before = run_probe(folder, env)
+    run_probe(folder, env)  # now cached
+    path.write_text(path.read_text().replace("2.0", "4.0"))  # same size on purpose
+    after = run_probe(folder, env)
+    assert before["theta"] == pytest.approx(0.8)
+    assert after["theta"] == pytest.approx(1.0 - 0.1 * 4.0)  # the edit took effect
+    assert after["misses"] == 1  # ... by a fresh compile
+    assert after["file"] != before["file"]
+    assert not os.path.exists(before["file"])  # the superseded runner was removed
+    again = run_probe(folder, env)
+    assert (again["hits"], again["theta"]) == (1, after["theta"])
+
+
+def test_stamp_covers_the_template_and_both_kernel_files():
+    sgd = registry.get_optimizer("gd").kernels
+    rosen = registry.get_surface("rosenbrock").kernels
+    source, stamp = _codegen.runner_source(sgd, rosen)
+    assert stamp in source
+    booth = registry.get_surface("booth").kernels
+    assert _codegen.runner_source(sgd, booth)[1] != stamp
+    adam = registry.get_optimizer("adam").kernels
+    assert _codegen.runner_source(adam, rosen)[1] != stamp
+
+
+def _kernel_callees(function):
+    """Global names a kernel's body calls."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(_jit.python_function(function))))
+    return {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+
+
+KERNEL_MODULES = sorted(
+    {s.module for s in registry.surfaces().values()}
+    | {o.module for o in registry.optimizers().values()}
+)
+
+
+@pytest.mark.parametrize("module_name", KERNEL_MODULES)
+def test_kernels_call_only_kernels_of_their_own_file(module_name):
+    # Leaf kernels are cached per file: a call into another file could go stale.
+    module = __import__(module_name, fromlist=["_"])
+    names = _jit.kernel_names(module)
+    assert names, f"{module_name} has no kernels"
+    allowed = set(names) | {"range", "abs", "min", "max", "float", "int", "len"}
+    for name in names:
+        function = getattr(module, name)
+        for callee in _kernel_callees(function):
+            if callee in allowed:
+                continue
+            target = getattr(module, callee, None)
+            assert target is None or not callable(target) or callee in names, (
+                f"{module_name}.{name} calls {callee}, which is not a kernel of its file"
+            )
