@@ -164,6 +164,8 @@ def _surface_record(surface) -> dict[str, Any]:
 
 
 def _print_optimizers(records) -> None:
+    from .optimizers._base import RULE_LEGEND
+
     click.secho("Optimizers", bold=True)
     for r in records:
         click.echo(f"  {click.style(r['name'], bold=True):<21} {r['description']}")
@@ -171,7 +173,7 @@ def _print_optimizers(records) -> None:
         parts = []
         for h in r["hyperparameters"]:
             if h["default"] is None:
-                parts.append(f"{h['name']} (default {h['default_rule']})")
+                parts.append(f"lr={h['default_rule']}")
             else:
                 default = h["default"]
                 if isinstance(default, bool):
@@ -187,6 +189,7 @@ def _print_optimizers(records) -> None:
                 f"  {'':<12}   model {m['name']}: {m['ode']},  {m['time']}  "
                 f"[{m['scheme']}; order {m['order']:g}]"
             )
+    click.echo(f"  default lr: {RULE_LEGEND}")
 
 
 def _print_surfaces(records) -> None:
@@ -341,24 +344,10 @@ def _collect_hyperparameters(lr, momentum, params) -> dict[str, Any]:
     return hp
 
 
-def _prepare(
-    optimizer,
-    surface,
-    lr,
-    momentum,
-    params,
-    surface_params,
-    dim,
-    x0,
-    steps,
-    record_every,
-    tol,
-    max_norm,
-):
-    """Validate everything a run needs; raise InputError with one line."""
+def _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0):
+    """Bind the surface and the optimizer from command-line strings (InputError)."""
     from .optimizers._base import HyperparameterError
     from .registry import get_optimizer, get_surface
-    from .stepper import RunError, check_start, choose_record_every
     from .surfaces._base import SurfaceError
 
     surface_spec = get_surface(surface)
@@ -375,24 +364,14 @@ def _prepare(
             values[key] = known[key].parse(text)
         if dim is not None and dim < 1:
             raise SurfaceError(f"--dim must be >= 1, got {dim}")
-        start_values = _parse_x0(x0)
-        if dim is None and start_values is not None and surface_spec.dim is None:
-            dim = len(start_values)  # an n-D surface takes its dimension from --x0
+        start = _parse_x0(x0)
+        if dim is None and start is not None and surface_spec.dim is None:
+            dim = len(start)  # an n-D surface takes its dimension from --x0
         bound_surface = surface_spec.bind(dim, **values)
         bound = get_optimizer(optimizer).bind(
             bound_surface, **_collect_hyperparameters(lr, momentum, params)
         )
-        start = check_start(start_values, bound_surface)
-        if steps < 0:
-            raise RunError(f"--steps must be >= 0, got {steps}")
-        if record_every is not None and record_every < 1:
-            raise RunError(f"--record-every must be >= 1, got {record_every}")
-        choose_record_every(steps, bound_surface.dim, record_every)
-        if not (tol >= 0.0 and tol < float("inf")):
-            raise RunError(f"--tol must be a finite number >= 0, got {tol}")
-        if not max_norm > 0.0:
-            raise RunError(f"--max-norm must be > 0, got {max_norm}")
-    except (SurfaceError, HyperparameterError, RunError) as error:
+    except (SurfaceError, HyperparameterError) as error:
         raise InputError(str(error)) from None
     return bound, bound_surface, start
 
@@ -439,7 +418,8 @@ def _summary(traj, bound, bound_surface, out_path) -> dict[str, Any]:
     }
 
 
-def _print_summary(s: dict[str, Any], bound, traj) -> None:
+def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
+    from .optimizers._base import distance_scale
     from .trajectory import MESSAGES, Status
 
     status = Status(s["status"])
@@ -455,7 +435,13 @@ def _print_summary(s: dict[str, Any], bound, traj) -> None:
     click.echo(label.format("optimizer") + f"{bound.optimizer.torch}")
     click.echo(label.format("") + hp)
     if bound.lr_is_default:
-        click.echo(label.format("") + f"lr default: {bound.optimizer.default_lr_rule}")
+        rule = bound.optimizer.default_lr_rule
+        symbols = []
+        if "L" in rule:
+            symbols.append(f"L = {bound_surface.curvature():.6g}")
+        if "D" in rule:
+            symbols.append(f"D = {distance_scale(bound_surface):.6g}")
+        click.echo(label.format("") + f"lr = {rule} (default), " + ", ".join(symbols))
     m = s["model"]
     click.echo(label.format("model") + f"{m['name']}: {m['ode']},  {m['time']}")
     ode = ",  ".join(
@@ -568,19 +554,8 @@ def run_command(
     """
     from .trajectory import OutputError, check_output_path
 
-    bound, bound_surface, start = _prepare(
-        optimizer,
-        surface,
-        lr,
-        momentum,
-        params,
-        surface_params,
-        dim,
-        x0,
-        steps,
-        record_every,
-        tol,
-        max_norm,
+    bound, bound_surface, start = _bind(
+        optimizer, surface, lr, momentum, params, surface_params, dim, x0
     )
     out_path = None
     if out is not None:
@@ -589,10 +564,11 @@ def run_command(
         except OutputError as error:
             raise InputError(str(error)) from None
 
-    from .stepper import run
+    from .stepper import RunError, run
 
     callback, bar = _progress_callback(steps, quiet or as_json)
     try:
+        # run() validates the start and every setting before it compiles anything.
         traj = run(
             bound,
             bound_surface,
@@ -603,6 +579,8 @@ def run_command(
             max_norm=max_norm,
             progress=callback,
         )
+    except RunError as error:
+        raise InputError(str(error)) from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -614,7 +592,7 @@ def run_command(
 
         click.echo(dumps(summary, ensure_ascii=False))
     elif not quiet:
-        _print_summary(summary, bound, traj)
+        _print_summary(summary, bound, bound_surface, traj)
 
 
 def main(argv: list[str] | None = None) -> None:

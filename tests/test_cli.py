@@ -204,7 +204,7 @@ BAD_INPUTS = [
     (["-o", "nesterov", "-s", "booth", "--param", "dampening=0.1"], ["zero dampening"]),
     (["-o", "nesterov", "-s", "booth", "--momentum", "0"], ["momentum > 0"]),
     (["-o", "adam", "-s", "booth", "--param", "amsgrad=maybe"], ["true or false"]),
-    (["-o", "gd", "-s", "booth", "--record-every", "0"], ["record-every must be >= 1"]),
+    (["-o", "gd", "-s", "booth", "--record-every", "0"], ["record_every must be >= 1"]),
     (["-o", "gd", "-s", "booth", "--param", "lr"], ["NAME=VALUE"]),
     (["-o", "gd", "-s", "booth", "--lr", "0.1", "--param", "lr=0.2"], ["given twice"]),
     (["-o", "gd", "-s", "booth", "--dim", "3"], ["2-dimensional"]),

@@ -216,7 +216,8 @@ class Optimizer:
     default_lr : callable (BoundSurface, hp) -> float
         The learning rate used when none is given.
     default_lr_rule : str
-        That rule in words (shown by ``odeopt list`` and the run summary).
+        That rule as a formula in ``L`` (the surface's curvature,
+        :meth:`BoundSurface.curvature`) and ``D`` (:func:`distance_scale`).
     """
 
     name: str
@@ -299,6 +300,7 @@ class Optimizer:
                     f"{self.name}: give lr (its default depends on the surface)"
                 )
             hp["lr"] = float(self.default_lr(surface, hp))
+        hp = {name: hp[name] for name in known if name in hp}  # declaration order
         return BoundOptimizer(optimizer=self, hp=hp, lr_is_default=lr_is_default)
 
 
@@ -359,6 +361,22 @@ def effective_gradient(grad: Callable[[np.ndarray], np.ndarray], hp: Mapping[str
         return g + decay * theta if decay else g
 
     return effective
+
+
+#: What the symbols of the default-lr rules mean (odeopt list, run summaries).
+RULE_LEGEND = (
+    "L = largest |Hessian eigenvalue| where the loss is at most its start value; "
+    "D = ∞-distance from the start to the nearest known minimum (box/10 if none)"
+)
+
+
+def lr_from_distance(divisor: float):
+    """The default-lr rule ``D/divisor`` (see :func:`distance_scale`)."""
+
+    def default_lr(surface: BoundSurface, hp: Mapping[str, Any]) -> float:
+        return distance_scale(surface) / divisor
+
+    return default_lr
 
 
 def distance_scale(surface: BoundSurface) -> float:

@@ -39,8 +39,8 @@ from ._base import (
     Hyperparameter,
     Model,
     Optimizer,
-    distance_scale,
     learning_rate,
+    lr_from_distance,
 )
 
 HYPERPARAMETERS = (
@@ -123,10 +123,6 @@ FLOW = Model(
 )
 
 
-def _default_lr(surface, hp):
-    return distance_scale(surface) / 20.0
-
-
 OPTIMIZERS = (
     Optimizer(
         name="adagrad",
@@ -145,8 +141,7 @@ OPTIMIZERS = (
             MAXIMIZE,
         ),
         models=(FLOW,),
-        default_lr=_default_lr,
-        default_lr_rule="D/20, D = ∞-distance from the start to the nearest known "
-        "minimum (a tenth of the plot box if none)",
+        default_lr=lr_from_distance(20.0),
+        default_lr_rule="D/20",
     ),
 )

@@ -43,8 +43,8 @@ from ._base import (
     Hyperparameter,
     Model,
     Optimizer,
-    distance_scale,
     learning_rate,
+    lr_from_distance,
 )
 
 HYPERPARAMETERS = (
@@ -158,14 +158,7 @@ COUPLED = Model(
 )
 
 
-def _default_lr(surface, hp):
-    return distance_scale(surface) / 1000.0
-
-
-_RULE = (
-    "D/1000, D = ∞-distance from the start to the nearest known minimum "
-    "(a tenth of the plot box if none)"
-)
+_RULE = "D/1000"
 
 
 def _hyperparameters(weight_decay_default, doc, decoupled=()):
@@ -205,7 +198,7 @@ OPTIMIZERS = (
             ),
         ),
         models=(COUPLED,),
-        default_lr=_default_lr,
+        default_lr=lr_from_distance(1000.0),
         default_lr_rule=_RULE,
     ),
     Optimizer(
@@ -216,7 +209,7 @@ OPTIMIZERS = (
         hyperparameters=_hyperparameters(1e-2, "decoupled weight decay w"),
         fixed={"decoupled_weight_decay": 1.0},
         models=(COUPLED,),
-        default_lr=_default_lr,
+        default_lr=lr_from_distance(1000.0),
         default_lr_rule=_RULE,
     ),
 )

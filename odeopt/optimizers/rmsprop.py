@@ -44,8 +44,8 @@ from ._base import (
     Hyperparameter,
     Model,
     Optimizer,
-    distance_scale,
     learning_rate,
+    lr_from_distance,
 )
 
 HYPERPARAMETERS = (
@@ -162,10 +162,6 @@ def _coupled():
     )
 
 
-def _default_lr(surface, hp):
-    return distance_scale(surface) / 1000.0
-
-
 OPTIMIZERS = (
     Optimizer(
         name="rmsprop",
@@ -185,8 +181,7 @@ OPTIMIZERS = (
             MAXIMIZE,
         ),
         models=(_coupled(),),
-        default_lr=_default_lr,
-        default_lr_rule="D/1000, D = ∞-distance from the start to the nearest known "
-        "minimum (a tenth of the plot box if none)",
+        default_lr=lr_from_distance(1000.0),
+        default_lr_rule="D/1000",
     ),
 )

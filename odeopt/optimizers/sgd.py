@@ -142,7 +142,7 @@ def _one_over_curvature(surface, hp):
     return 1.0 / (surface.curvature() + hp.get("weight_decay", 0.0))
 
 
-_RULE = "1/(L + weight_decay), L = the surface's curvature (odeopt list surfaces)"
+_RULE = "1/(L + weight_decay)"
 
 MOMENTUM = Hyperparameter("momentum", 0.9, "momentum β", low=0.0)
 DAMPENING = Hyperparameter("dampening", 0.0, "dampening τ of the buffer update")
