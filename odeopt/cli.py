@@ -133,7 +133,13 @@ def _optimizer_record(optimizer) -> dict[str, Any]:
                 "ode": m.ode,
                 "time": m.time,
                 "scheme": m.scheme,
-                "order": m.order,
+                # at the default hyperparameters (the note says when it differs)
+                "order": m.declared_order(
+                    {
+                        **optimizer.fixed,
+                        **{h.name: h.default for h in optimizer.hyperparameters},
+                    }
+                ),
                 "note": m.note,
             }
             for m in optimizer.models
@@ -412,6 +418,7 @@ def _summary(traj, bound, bound_surface, out_path) -> dict[str, Any]:
         },
         "distance_to_minimum": distance,
         "diverged_at": meta["diverged_at"],
+        "reference": meta.get("reference"),
         "records": len(traj),
         "record_every": meta["record_every"],
         "out": out_path,
@@ -481,6 +488,16 @@ def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
             label.format("nearest min") + f"{_fmt_point(nm['theta'])} ({nm['kind']}, "
             f"loss {nm['value']:.6g}): distance {s['distance_to_minimum']:.3g}"
         )
+    if s.get("reference"):
+        r = s["reference"]
+        click.echo(
+            label.format("reference") + f"{r['model']} model by {r['method']} (rtol "
+            f"{r['rtol']:g}, atol {r['atol']:g}, {r['nfev']} evaluations)"
+        )
+        click.echo(
+            label.format("") + f"|θ − θ(t)|: max {r['max_discrepancy']:.3g}, "
+            f"final {r['final_discrepancy']:.3g}"
+        )
     detail = MESSAGES[status]
     if status is Status.DIVERGED:
         detail += f" at step {s['diverged_at']}"
@@ -508,8 +525,48 @@ def _progress_callback(total: int, quiet: bool):
     return update, bar
 
 
+def _reference_options(function):
+    options = [
+        click.option(
+            "--model",
+            default=None,
+            metavar="NAME",
+            help="Continuous model (default: the optimizer's first; see list).",
+        ),
+        click.option(
+            "--method",
+            default="DOP853",
+            show_default=True,
+            help="Reference integrator: DOP853, RK45, RK23, Radau, BDF, LSODA.",
+        ),
+        click.option(
+            "--rtol",
+            type=float,
+            default=1e-10,
+            show_default=True,
+            help="Reference relative tolerance.",
+        ),
+        click.option(
+            "--atol",
+            type=float,
+            default=1e-12,
+            show_default=True,
+            help="Reference absolute tolerance.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @cli.command("run", context_settings=CONTEXT)
 @_run_options
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Also solve the continuous model with scipy at the same times.",
+)
+@_reference_options
 @click.option(
     "--out",
     default=None,
@@ -536,6 +593,11 @@ def run_command(
     record_every,
     tol,
     max_norm,
+    reference,
+    model,
+    method,
+    rtol,
+    atol,
     out,
     as_json,
     quiet,
@@ -564,6 +626,8 @@ def run_command(
         except OutputError as error:
             raise InputError(str(error)) from None
 
+    from .optimizers._base import HyperparameterError
+    from .reference import ReferenceError
     from .stepper import RunError, run
 
     callback, bar = _progress_callback(steps, quiet or as_json)
@@ -577,10 +641,17 @@ def run_command(
             record_every=record_every,
             tol=tol,
             max_norm=max_norm,
+            model=model,
+            reference=reference,
+            method=method,
+            rtol=rtol,
+            atol=atol,
             progress=callback,
         )
-    except RunError as error:
+    except (RunError, HyperparameterError) as error:
         raise InputError(str(error)) from None
+    except ReferenceError as error:
+        raise click.ClickException(str(error)) from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -593,6 +664,143 @@ def run_command(
         click.echo(dumps(summary, ensure_ascii=False))
     elif not quiet:
         _print_summary(summary, bound, bound_surface, traj)
+
+
+@cli.command("check", context_settings=CONTEXT)
+@click.option(
+    "--optimizer",
+    "-o",
+    required=True,
+    type=RegistryName("optimizer"),
+    help="Optimizer name.",
+)
+@click.option(
+    "--surface", "-s", required=True, type=RegistryName("surface"), help="Surface name."
+)
+@click.option(
+    "--lr",
+    type=float,
+    default=None,
+    help="Learning rate of the coarsest level (fixes the ODE parameters).",
+)
+@click.option("--momentum", type=float, default=None, help="Momentum β.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Other hyperparameters (repeatable).",
+)
+@click.option(
+    "--surface-param",
+    "surface_params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Surface parameter (repeatable).",
+)
+@click.option("--dim", type=int, default=None, help="Dimension of n-D surfaces.")
+@click.option("--x0", default=None, metavar="A,B,...", help="Start point.")
+@click.option(
+    "--horizon",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="ODE time T of the comparison.",
+)
+@click.option(
+    "--levels", type=int, default=6, show_default=True, help="Number of step halvings."
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=0.25,
+    show_default=True,
+    help="Largest accepted |fitted order − declared order|.",
+)
+@_reference_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def check_command(
+    optimizer,
+    surface,
+    lr,
+    momentum,
+    params,
+    surface_params,
+    dim,
+    x0,
+    horizon,
+    levels,
+    tolerance,
+    model,
+    method,
+    rtol,
+    atol,
+    as_json,
+) -> None:
+    """Measure the order of agreement of an optimizer with its continuous model.
+
+    The model's time step h is halved LEVELS times at fixed ODE parameters; at each
+    level the discrete optimizer runs n = round(T/h) steps and is compared with a
+    tight-tolerance scipy solution at t = n·h.  The order is fitted on the finest
+    levels; the command exits with code 1 when it differs from the declared order by
+    more than --tolerance.
+
+    \b
+    Examples:
+      odeopt check --optimizer gd --surface product-loss
+      odeopt check -o momentum -s rosenbrock --lr 1e-3 --momentum 0.9 --json
+    """
+    from .check import check_order
+    from .optimizers._base import HyperparameterError
+    from .reference import ReferenceError, check_method
+    from .stepper import RunError
+
+    bound, bound_surface, start = _bind(
+        optimizer, surface, lr, momentum, params, surface_params, dim, x0
+    )
+    try:
+        check_method(method, rtol, atol)
+        result = check_order(
+            bound.optimizer,
+            bound_surface,
+            model=model,
+            horizon=horizon,
+            levels=levels,
+            tolerance=tolerance,
+            x0=start,
+            method=method,
+            rtol=rtol,
+            atol=atol,
+            **bound.hp,
+        )
+    except (HyperparameterError, RunError, ValueError) as error:
+        raise InputError(str(error)) from None
+    except ReferenceError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        from .trajectory import dumps
+
+        click.echo(dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        verdict = click.style(
+            "passed" if result.passed else "FAILED",
+            bold=True,
+            fg="green" if result.passed else "red",
+        )
+        click.echo(
+            f"{click.style(result.optimizer, bold=True)} on "
+            f"{click.style(result.surface, bold=True)}: model {result.model}, "
+            f"{result.ode}, horizon T = {result.horizon:g}"
+        )
+        click.echo(f"reference: {result.reference['description']}")
+        click.echo(result.table())
+        click.echo(
+            f"declared order {result.declared_order:g}, fitted "
+            f"{result.fitted_order:.3f} on the finest {result.fit_levels} levels "
+            f"(tolerance ±{result.tolerance:g}): {verdict}"
+        )
+    if not result.passed:
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

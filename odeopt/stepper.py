@@ -145,7 +145,7 @@ def model_meta(bound: BoundOptimizer, model_name: str | None = None) -> dict[str
         "ode": model.ode,
         "time": model.time,
         "scheme": model.scheme,
-        "order": model.order,
+        "order": model.declared_order(bound.full_hp),
         "state": list(model.state),
         "parameters": model.parameters(bound.full_hp),
         "note": model.note,
@@ -164,6 +164,10 @@ def run(
     dim: int | None = None,
     surface_params: Mapping[str, Any] | None = None,
     model: str | None = None,
+    reference: bool = False,
+    method: str = "DOP853",
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
     progress: Callable[[int, int], None] | None = None,
     **hyperparameters: Any,
 ) -> Trajectory:
@@ -191,6 +195,11 @@ def run(
         takes the length of ``x0``).
     model : str, optional
         The continuous model whose clock gives ``t`` (default: the first declared).
+    reference : bool
+        Also solve the model with ``scipy.integrate.solve_ivp`` at the same ``t``
+        (``ref_theta``, ``ref_loss``; the discrepancy goes to ``meta["reference"]``).
+    method, rtol, atol
+        The reference integrator and its tolerances.
     progress : callable (done, total), optional
         Called between chunks of 2**20 steps.
     **hyperparameters
@@ -212,6 +221,13 @@ def run(
         raise RunError(f"max_norm must be > 0, got {max_norm}")
     chosen_model = bound.optimizer.model(model)
     every, record_note = choose_record_every(steps, bound_surface.dim, record_every)
+    if reference:
+        from .reference import check_method
+
+        try:
+            check_method(method, rtol, atol)
+        except ValueError as error:
+            raise RunError(str(error)) from None
 
     t_setup = time.perf_counter()
     runner = _codegen.get_runner(bound.optimizer.kernels, bound_surface.surface.kernels)
@@ -297,7 +313,7 @@ def run(
         "setup_time_s": setup_s,
         "versions": _versions(),
     }
-    return Trajectory(
+    traj = Trajectory(
         step=record_steps,
         t=chosen_model.step_times(record_steps, bound.full_hp),
         theta=rec_theta[:n_rec].copy(),
@@ -306,6 +322,32 @@ def run(
         steps_done=int(k),
         meta=meta,
     )
+    if reference:
+        add_reference(traj, bound, bound_surface, chosen_model, method, rtol, atol)
+    return traj
+
+
+def add_reference(traj, bound, bound_surface, model, method, rtol, atol) -> None:
+    """Solve the model at the trajectory's times; store it and the discrepancy."""
+    from .reference import discrepancy, solve
+
+    ref = solve(
+        bound,
+        bound_surface,
+        traj.theta[0],
+        traj.t,
+        model,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+    )
+    traj.ref_theta, traj.ref_loss = ref.theta, ref.loss
+    gap = discrepancy(traj.theta, ref.theta)
+    traj.meta["reference"] = {
+        **ref.info,
+        "max_discrepancy": float(np.max(gap)),
+        "final_discrepancy": float(gap[-1]),
+    }
 
 
 @dataclass

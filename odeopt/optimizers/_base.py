@@ -153,8 +153,9 @@ class Model:
         The time of step k, e.g. ``"t_k = k·√lr"``.
     scheme : str
         The explicit scheme that turns the ODE into the optimizer's update.
-    order : float
-        Declared order of agreement in the model's own step ``h``.
+    order : float or callable (hp) -> float
+        Declared order of agreement in the model's own step ``h`` (a callable when it
+        depends on the hyperparameters, e.g. AdaGrad from S = 0).
     state : tuple of str
         Names of the ODE state blocks, each of length ``dim`` (``("θ", "u")``).
     parameters : callable (hp) -> dict
@@ -165,8 +166,15 @@ class Model:
         the optimizer's effective gradient (maximize and L2 weight decay applied).
     initial : callable (theta0, grad, ode) -> z0
         Initial ODE state for a run started at ``theta0``.
+    inverse : callable (h, ode, hp) -> dict
+        The map back: hyperparameters that give time step ``h`` with the ODE
+        parameters ``ode`` (other entries of ``hp`` kept).  ``odeopt check`` uses it
+        to refine the step at fixed ODE parameters.
     times : callable (steps, hp) -> t, optional
         ODE time of each step; default ``steps * h``.
+    start : callable (theta0, grad, ode) -> (t0, z0), optional
+        Where the reference integration starts when the field is singular at t = 0
+        (a series solution at a small t0 > 0); default ``(0, initial(...))``.
     note : str
         Caveats (singular starts, start-up transients).
     """
@@ -175,13 +183,19 @@ class Model:
     ode: str
     time: str
     scheme: str
-    order: float
+    order: float | Callable[[Mapping[str, Any]], float]
     state: tuple[str, ...]
     parameters: Callable[[Mapping[str, Any]], dict[str, float]]
     field: Callable[..., np.ndarray]
     initial: Callable[..., np.ndarray]
+    inverse: Callable[[float, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
     times: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray] | None = None
+    start: Callable[..., tuple[float, np.ndarray]] | None = None
     note: str = ""
+
+    def declared_order(self, hp: Mapping[str, Any]) -> float:
+        """The order of agreement at these hyperparameters."""
+        return float(self.order(hp) if callable(self.order) else self.order)
 
     def step_times(self, steps: np.ndarray, hp: Mapping[str, Any]) -> np.ndarray:
         """ODE time of each discrete step number in ``steps``."""
@@ -361,6 +375,22 @@ def effective_gradient(grad: Callable[[np.ndarray], np.ndarray], hp: Mapping[str
         return g + decay * theta if decay else g
 
     return effective
+
+
+def sqrt_start_travel(size: np.ndarray, t0: float, eps: float) -> np.ndarray:
+    """∫₀^t0 dt / (size·√t + eps): how far θ moves in a singular start.
+
+    Adaptive fields started from a zero second moment behave like
+    θ̇ = −g/(|g|·c·√t + ε) near t = 0 (v ≈ c²g²t): this integral is the exact travel
+    for frozen g, used as a series start at a small t₀ > 0 by the reference.
+    """
+    size = np.asarray(size, dtype=float)
+    root = np.sqrt(t0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if eps > 0.0:
+            out = (2.0 / size) * (root - (eps / size) * np.log1p(size * root / eps))
+            return np.where(size > 0.0, out, t0 / eps)
+        return np.where(size > 0.0, 2.0 * root / size, 0.0)
 
 
 #: What the symbols of the default-lr rules mean (odeopt list, run summaries).

@@ -41,6 +41,7 @@ from ._base import (
     Optimizer,
     learning_rate,
     lr_from_distance,
+    sqrt_start_travel,
 )
 
 HYPERPARAMETERS = (
@@ -108,18 +109,50 @@ def _initial(theta0, grad, ode):
     return np.concatenate([theta0, np.full_like(theta0, ode["S0"])])
 
 
+def _inverse(h, ode, hp):
+    lr = float(np.sqrt(h))
+    return {
+        **hp,
+        "lr": lr,
+        "eps": ode["eps"] / lr,
+        "initial_accumulator_value": ode["S0"] / h,
+    }
+
+
+def _start(theta0, grad, ode):
+    """Series start where S(0) = 0 makes the field singular (θ̇ ~ t^(-1/2)).
+
+    For small t₀, g ≈ g₀ and S = g₀²t, so θ̇ = −g₀/(|g₀|√t + ε′) integrates exactly.
+    """
+    theta0 = np.array(theta0, dtype=float)
+    if ode["S0"] > 0.0:
+        return 0.0, np.concatenate([theta0, np.full_like(theta0, ode["S0"])])
+    g0 = grad(theta0)
+    t0 = 1e-14
+    theta = theta0 - g0 * sqrt_start_travel(np.abs(g0), t0, ode["eps"])
+    return t0, np.concatenate([theta, g0 * g0 * t0])
+
+
+def _order(hp):
+    # From S(0) = 0 the field is singular (θ̇ ~ t^(-1/2)) and the order drops to 1/2.
+    return 1.0 if hp["initial_accumulator_value"] > 0.0 else 0.5
+
+
 FLOW = Model(
     name="flow",
     ode="θ̇ = −g/(√S + ε′),  Ṡ = g⊙g",
     time="t_k = k·lr²,  S = lr²·S_torch,  ε′ = lr·eps",
     scheme="S-first semi-implicit Euler, h = lr² (exact identity)",
-    order=1,
+    order=_order,
     state=("θ", "S"),
     parameters=_parameters,
     field=_field,
     initial=_initial,
+    inverse=_inverse,
     times=_times,
-    note="singular at S = 0 (order 1/2 there); exact only for lr_decay = 0",
+    start=_start,
+    note="singular at S = 0: order 1/2 from S(0) = 0, 1 with initial_accumulator_value > 0; "
+    "exact only for lr_decay = 0",
 )
 
 

@@ -144,6 +144,10 @@ def _initial(theta0, grad, ode):
     return np.concatenate(blocks)
 
 
+def _inverse(h, ode, hp):
+    return {**hp, "lr": h, "beta1": 1.0 - ode["a"] * h, "beta2": 1.0 - ode["b"] * h}
+
+
 COUPLED = Model(
     name="coupled",
     ode="θ̇ = −m̂/(√v̂ + ε) − w_d·θ,  ṁ = a(g − m),  v̇ = b(g⊙g − v)",
@@ -154,6 +158,7 @@ COUPLED = Model(
     parameters=_parameters,
     field=_field,
     initial=_initial,
+    inverse=_inverse,
     note="m̂ = m/(1 − e^(−at)), v̂ = v/(1 − e^(−bt)); finite limit −g/(|g| + ε) at t = 0",
 )
 

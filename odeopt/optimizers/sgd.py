@@ -93,6 +93,10 @@ def _flow_initial(theta0, grad, ode):
     return np.array(theta0, dtype=float)
 
 
+def _flow_inverse(h, ode, hp):
+    return {**hp, "lr": h}
+
+
 GRADIENT_FLOW = Model(
     name="flow",
     ode="θ̇ = −∇L(θ)",
@@ -103,6 +107,7 @@ GRADIENT_FLOW = Model(
     parameters=_flow_parameters,
     field=_flow_field,
     initial=_flow_initial,
+    inverse=_flow_inverse,
 )
 
 
@@ -123,6 +128,16 @@ def _oscillator_initial(theta0, grad, ode):
     return np.concatenate([theta0, np.zeros_like(theta0)])
 
 
+def _oscillator_inverse(h, ode, hp):
+    # h² = lr(1 - τ) and λ = (1 - β)/h, at the same dampening τ
+    dampening = hp.get("dampening", 0.0)
+    return {
+        **hp,
+        "lr": h * h / (1.0 - dampening),
+        "momentum": 1.0 - ode["friction"] * h,
+    }
+
+
 def _oscillator(scheme):
     return Model(
         name="low-res",
@@ -134,6 +149,7 @@ def _oscillator(scheme):
         parameters=_oscillator_parameters,
         field=_oscillator_field,
         initial=_oscillator_initial,
+        inverse=_oscillator_inverse,
         note="started at rest; PyTorch's first step b₁ = g₁ is an O(h) transient",
     )
 

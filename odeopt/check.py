@@ -1,0 +1,231 @@
+"""Order of agreement between a discrete optimizer and its continuous model.
+
+:func:`check_order` halves the model's time step ``h`` (at fixed ODE parameters, through
+``Model.inverse``) ``levels`` times, runs the discrete optimizer for ``n = round(T/h)``
+steps, and compares it with the reference solution at ``t = n·h`` — not at ``T``, so
+that rounding ``n`` does not pollute the orders (brief §3).  The observed order is the
+least-squares slope of log error against log h over the finest levels, where the
+asymptotic regime holds, and it passes when it is within ``tolerance`` of the order the
+model declares.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .optimizers._base import HyperparameterError
+from .reference import DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, describe, solve
+from .stepper import check_start, resolve_optimizer, resolve_surface, run
+
+DEFAULT_LEVELS = 6
+DEFAULT_TOLERANCE = 0.25
+DEFAULT_HORIZON = 1.0
+
+
+@dataclass
+class OrderCheck:
+    """The result of :func:`check_order`.
+
+    ``rows`` holds one dict per level: ``h``, ``steps``, ``t`` (= steps·h), ``error``,
+    ``ratio`` (previous error / this error) and ``local_order`` (log₂ of the ratio).
+    """
+
+    optimizer: str
+    surface: str
+    model: str
+    ode: str
+    declared_order: float
+    fitted_order: float
+    tolerance: float
+    fit_levels: int
+    passed: bool
+    horizon: float
+    rows: list[dict[str, float]]
+    reference: dict[str, Any] = field(default_factory=dict)
+    hyperparameters: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "optimizer": self.optimizer,
+            "surface": self.surface,
+            "model": self.model,
+            "ode": self.ode,
+            "declared_order": self.declared_order,
+            "fitted_order": self.fitted_order,
+            "tolerance": self.tolerance,
+            "fit_levels": self.fit_levels,
+            "passed": self.passed,
+            "horizon": self.horizon,
+            "rows": self.rows,
+            "reference": self.reference,
+            "hyperparameters": self.hyperparameters,
+        }
+
+    def table(self) -> str:
+        """The human-readable table."""
+        lines = [
+            (
+                f"{'h':>12} {'steps':>9} {'t = n·h':>10} {'error':>12} {'ratio':>8} "
+                f"{'local order':>12}"
+            )
+        ]
+        for row in self.rows:
+            ratio = "" if row["ratio"] is None else f"{row['ratio']:8.3f}"
+            local = "" if row["local_order"] is None else f"{row['local_order']:12.3f}"
+            lines.append(
+                f"{row['h']:12.5g} {row['steps']:9d} {row['t']:10.5g} "
+                f"{row['error']:12.4e} {ratio:>8} {local:>12}"
+            )
+        return "\n".join(lines)
+
+
+def fit_order(h: np.ndarray, error: np.ndarray) -> float:
+    """Least-squares slope of log(error) against log(h)."""
+    h, error = np.asarray(h, dtype=float), np.asarray(error, dtype=float)
+    slope, _ = np.polyfit(np.log(h), np.log(error), 1)
+    return float(slope)
+
+
+def check_order(
+    optimizer: Any,
+    surface: Any,
+    *,
+    model: str | None = None,
+    horizon: float = DEFAULT_HORIZON,
+    levels: int = DEFAULT_LEVELS,
+    h0: float | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    fit_levels: int | None = None,
+    x0: Any = None,
+    dim: int | None = None,
+    surface_params: Mapping[str, Any] | None = None,
+    method: str = DEFAULT_METHOD,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    **hyperparameters: Any,
+) -> OrderCheck:
+    """Measure the order of agreement of ``optimizer`` with its ``model``.
+
+    Parameters
+    ----------
+    optimizer, surface : str
+        Names (or registry objects).
+    model : str, optional
+        The model to check (default: the optimizer's first).
+    horizon : float
+        ODE time ``T`` of the comparison.
+    levels : int
+        Number of halvings: ``levels + 1`` step sizes ``h0, h0/2, ...``.
+    h0 : float, optional
+        The coarsest step; default the model's step at the given (or default)
+        hyperparameters.
+    tolerance : float
+        Largest accepted ``|fitted − declared|``.
+    fit_levels : int, optional
+        How many of the finest levels the fit uses (default: the finer half, at least 3).
+    x0, dim, surface_params, **hyperparameters
+        The problem and the hyperparameters that fix the ODE parameters.
+    method, rtol, atol
+        The reference integrator.
+    """
+    if levels < 2:
+        raise HyperparameterError(f"levels must be >= 2, got {levels}")
+    if not (horizon > 0 and math.isfinite(horizon)):
+        raise HyperparameterError(f"horizon must be a positive number, got {horizon}")
+    if not (tolerance > 0):
+        raise HyperparameterError(f"tolerance must be > 0, got {tolerance}")
+    bound_surface = resolve_surface(surface, dim, surface_params, x0)
+    base = resolve_optimizer(optimizer, bound_surface, hyperparameters)
+    chosen = base.optimizer.model(model)
+    start = check_start(x0, bound_surface)
+    ode = chosen.parameters(base.full_hp)
+    h0 = float(ode["h"]) if h0 is None else float(h0)
+    if not (h0 > 0 and math.isfinite(h0)):
+        raise HyperparameterError(f"h0 must be a positive number, got {h0}")
+    n_fit = fit_levels if fit_levels is not None else max(3, (levels + 2) // 2)
+    n_fit = min(n_fit, levels + 1)
+
+    runs, settings = [], []
+    for j in range(levels + 1):
+        h = h0 / 2**j
+        steps = max(1, round(horizon / h))
+        try:
+            level = base.optimizer.bind(
+                bound_surface, **chosen.inverse(h, ode, base.hp)
+            )
+        except HyperparameterError as error:
+            raise HyperparameterError(
+                f"h = {h:.3g} maps to invalid hyperparameters ({error}); choose a "
+                f"smaller h0 or a shorter horizon"
+            ) from None
+        traj = run(
+            level,
+            bound_surface,
+            x0=start,
+            steps=steps,
+            record_every=steps,
+            model=chosen.name,
+        )
+        runs.append((h, steps, traj))
+        settings.append(dict(level.hp))
+    times = np.array([traj.t[-1] for _, _, traj in runs])
+    order = np.argsort(times, kind="stable")
+    ref = solve(
+        base,
+        bound_surface,
+        start,
+        np.concatenate([[0.0], times[order]]),
+        chosen,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+    )
+    ref_at = np.empty((len(runs), bound_surface.dim))
+    ref_at[order] = ref.theta[1:]
+
+    rows = []
+    for j, (h, steps, traj) in enumerate(runs):
+        with np.errstate(all="ignore"):
+            error = float(np.linalg.norm(traj.final_theta - ref_at[j]))
+        row = {
+            "h": h,
+            "steps": steps,
+            "t": float(traj.t[-1]),
+            "error": error,
+            "ratio": None,
+            "local_order": None,
+            "status": traj.status.value,
+        }
+        if j > 0 and error > 0 and rows[-1]["error"] > 0:
+            row["ratio"] = rows[-1]["error"] / error
+            row["local_order"] = math.log2(row["ratio"]) if row["ratio"] > 0 else None
+        rows.append(row)
+    finest = rows[-n_fit:]
+    errors = np.array([r["error"] for r in finest])
+    if np.all(np.isfinite(errors)) and np.all(errors > 0):
+        fitted = fit_order([r["h"] for r in finest], errors)
+    else:
+        fitted = float("nan")
+    declared = chosen.declared_order(base.full_hp)
+    passed = bool(abs(fitted - declared) <= tolerance)
+    return OrderCheck(
+        optimizer=base.name,
+        surface=bound_surface.name,
+        model=chosen.name,
+        ode=chosen.ode,
+        declared_order=declared,
+        fitted_order=fitted,
+        tolerance=tolerance,
+        fit_levels=n_fit,
+        passed=passed,
+        horizon=horizon,
+        rows=rows,
+        reference={**ref.info, "description": describe(ref.info)},
+        hyperparameters=settings,
+    )

@@ -1,0 +1,144 @@
+"""The reference integrator against closed forms, and the order checks it enables.
+
+Linear flows on a quadratic are solved exactly by matrix exponentials; AdaGrad's flow
+on a separable quadratic conserves √S + λθ²/4 (brief §4.6).
+"""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+import odeopt
+from odeopt.check import check_order
+from odeopt.cli import main
+from odeopt.reference import solve
+from odeopt.stepper import resolve_optimizer, resolve_surface
+
+A_EIGS = (0.5, 3.0)
+
+
+def bound(optimizer, surface="quadratic", surface_params=None, **hp):
+    params = {"eigenvalues": A_EIGS} if surface == "quadratic" else surface_params
+    s = resolve_surface(surface, None, params or {})
+    return resolve_optimizer(optimizer, s, hp), s
+
+
+def test_gradient_flow_matches_the_matrix_exponential():
+    opt, surface = bound("gd", lr=0.01)
+    x0 = np.array([1.0, -0.7])
+    t = np.linspace(0.0, 3.0, 31)
+    ref = solve(opt, surface, x0, t)
+    A = np.diag(A_EIGS)
+    exact = np.array([expm(-A * tk) @ x0 for tk in t])
+    np.testing.assert_allclose(ref.theta, exact, rtol=1e-9, atol=1e-12)
+    assert ref.info["method"] == "DOP853" and ref.info["rtol"] == 1e-10
+
+
+@pytest.mark.parametrize("method", ["DOP853", "Radau", "LSODA"])
+def test_heavy_ball_ode_matches_the_matrix_exponential(method):
+    lr, beta = 0.01, 0.8
+    opt, surface = bound("momentum", lr=lr, momentum=beta)
+    friction = (1 - beta) / np.sqrt(lr)
+    x0 = np.array([1.0, 0.5])
+    t = np.linspace(0.0, 5.0, 11)
+    ref = solve(opt, surface, x0, t, method=method, rtol=1e-10, atol=1e-12)
+    A = np.diag(A_EIGS)
+    M = np.block([[np.zeros((2, 2)), np.eye(2)], [-A, -friction * np.eye(2)]])
+    z0 = np.concatenate([x0, np.zeros(2)])
+    exact = np.array([expm(M * tk) @ z0 for tk in t])
+    tol = 1e-9 if method == "DOP853" else 1e-6
+    np.testing.assert_allclose(ref.z, exact, rtol=tol, atol=tol)
+
+
+def test_adagrad_flow_conserves_its_invariant_from_a_singular_start():
+    # L = ½λθ² with ε′ = 0: √S + λθ²/4 is constant along the ODE (brief §4.6 (f)).
+    lam = 2.0
+    opt, surface = bound("adagrad", surface="quadratic", lr=0.1, eps=0.0)
+    surface = resolve_surface("quadratic", None, {"eigenvalues": (lam,)})
+    opt = resolve_optimizer("adagrad", surface, {"lr": 0.1, "eps": 0.0})
+    t = np.linspace(0.0, 5.0, 26)
+    ref = solve(opt, surface, np.array([1.0]), t)
+    invariant = np.sqrt(ref.z[:, 1]) + lam * ref.z[:, 0] ** 2 / 4
+    np.testing.assert_allclose(invariant, lam / 4, rtol=1e-7)
+    assert ref.info["t_start"] > 0  # the series start was used
+
+
+def test_adam_field_is_finite_at_t0_and_bias_corrected():
+    opt, surface = bound("adam", lr=0.01)
+    ref = solve(opt, surface, np.array([1.0, -1.0]), np.array([0.0, 1e-6, 0.1]))
+    assert np.all(np.isfinite(ref.z))
+    # early on the bias-corrected field is -sign(g) to leading order
+    moved = (ref.theta[1] - ref.theta[0]) / 1e-6
+    np.testing.assert_allclose(moved, [-1.0, 1.0], rtol=1e-3)
+
+
+def test_run_reference_adds_ref_arrays_to_every_format(tmp_path):
+    traj = odeopt.run(
+        "momentum", "product-loss", lr=1e-3, steps=500, record_every=50, reference=True
+    )
+    assert traj.ref_theta.shape == traj.theta.shape
+    gap = np.linalg.norm(traj.theta - traj.ref_theta, axis=1)
+    assert traj.meta["reference"]["max_discrepancy"] == pytest.approx(gap.max())
+    assert traj.meta["reference"]["final_discrepancy"] == pytest.approx(gap[-1])
+    np.testing.assert_array_equal(traj.ref_theta[0], traj.theta[0])
+    for suffix in (".npz", ".csv", ".json"):
+        loaded = odeopt.Trajectory.load(traj.save(tmp_path / f"r{suffix}"))
+        np.testing.assert_array_equal(loaded.ref_theta, traj.ref_theta)
+        np.testing.assert_array_equal(loaded.ref_loss, traj.ref_loss)
+
+
+def test_discrepancy_shrinks_with_the_step():
+    # t = k·lr for gd: halving lr at fixed horizon halves the error (order 1).
+    gaps = []
+    for lr, steps in ((0.02, 100), (0.01, 200), (0.005, 400)):
+        traj = odeopt.run(
+            "gd", "product-loss", lr=lr, steps=steps, record_every=steps, reference=True
+        )
+        gaps.append(traj.meta["reference"]["final_discrepancy"])
+    assert gaps[0] / gaps[1] == pytest.approx(2.0, rel=0.1)
+    assert gaps[1] / gaps[2] == pytest.approx(2.0, rel=0.05)
+
+
+PAIRS = [
+    (o, s) for o in odeopt.optimizer_names() for s in ("product-loss", "rosenbrock")
+]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "surface"), PAIRS, ids=[f"{o}-{s}" for o, s in PAIRS]
+)
+def test_default_model_passes_its_declared_order(optimizer, surface):
+    result = check_order(optimizer, surface)
+    assert result.passed, result.table()
+    assert result.fitted_order == pytest.approx(result.declared_order, abs=0.25)
+    ts = [row["t"] for row in result.rows]
+    assert all(
+        row["t"] == pytest.approx(row["steps"] * row["h"]) for row in result.rows
+    )
+    assert max(ts) - min(ts) < 0.2  # compared at t = n·h near the horizon
+
+
+def test_adagrad_with_a_positive_accumulator_is_first_order():
+    result = check_order("adagrad", "product-loss", initial_accumulator_value=50.0)
+    assert result.declared_order == 1.0
+    assert result.fitted_order == pytest.approx(1.0, abs=0.1)
+
+
+def test_check_cli_json_and_exit_codes(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["check", "-o", "gd", "-s", "product-loss", "--json"])
+    assert info.value.code in (0, None)
+    payload = json.loads(capsys.readouterr().out)
+    assert {"declared_order", "fitted_order", "passed", "rows"} <= set(payload)
+    assert payload["passed"] is True
+    with pytest.raises(SystemExit) as info:
+        main(["check", "-o", "gd", "-s", "product-loss", "--tolerance", "1e-6"])
+    assert info.value.code == 1
+    assert "FAILED" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["check", "-o", "gd", "-s", "booth", "--method", "Euler"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "DOP853" in err and len(err.strip().splitlines()) == 1
