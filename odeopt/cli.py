@@ -108,6 +108,28 @@ def cli() -> None:
 # -- list -----------------------------------------------------------------------------
 
 
+def _model_record(optimizer, model) -> dict[str, Any]:
+    # the order at the default hyperparameters (the note says when it differs), and
+    # with the consistent start-up where the optimizer has one and it changes it
+    defaults = {
+        **optimizer.fixed,
+        **{h.name: h.default for h in optimizer.hyperparameters},
+    }
+    record = {
+        "name": model.name,
+        "ode": model.ode,
+        "time": model.time,
+        "scheme": model.scheme,
+        "order": model.declared_order({**defaults, "init": "pytorch"}),
+        "note": model.note,
+    }
+    if hasattr(optimizer.kernels, "consistent_start"):
+        consistent = model.declared_order({**defaults, "init": "consistent"})
+        if consistent != record["order"]:
+            record["order_consistent"] = consistent
+    return record
+
+
 def _optimizer_record(optimizer) -> dict[str, Any]:
     return {
         "name": optimizer.name,
@@ -127,23 +149,7 @@ def _optimizer_record(optimizer) -> dict[str, Any]:
             }
             for h in optimizer.hyperparameters
         ],
-        "models": [
-            {
-                "name": m.name,
-                "ode": m.ode,
-                "time": m.time,
-                "scheme": m.scheme,
-                # at the default hyperparameters (the note says when it differs)
-                "order": m.declared_order(
-                    {
-                        **optimizer.fixed,
-                        **{h.name: h.default for h in optimizer.hyperparameters},
-                    }
-                ),
-                "note": m.note,
-            }
-            for m in optimizer.models
-        ],
+        "models": [_model_record(optimizer, m) for m in optimizer.models],
     }
 
 
@@ -191,9 +197,12 @@ def _print_optimizers(records) -> None:
                 )
         click.echo(f"  {'':<12}   " + "; ".join(parts))
         for m in r["models"]:
+            order = f"order {m['order']:g}"
+            if "order_consistent" in m:
+                order += f" ({m['order_consistent']:g} with --init consistent)"
             click.echo(
                 f"  {'':<12}   model {m['name']}: {m['ode']},  {m['time']}  "
-                f"[{m['scheme']}; order {m['order']:g}]"
+                f"[{m['scheme']}; {order}]"
             )
     click.echo(f"  default lr: {RULE_LEGEND}")
 
@@ -408,6 +417,7 @@ def _summary(traj, bound, bound_surface, out_path) -> dict[str, Any]:
         "x0": meta["x0"],
         "initial_loss": float(traj.loss[0]),
         "model": meta["model"],
+        "init": meta["init"],
         "t_final": float(traj.t[-1]),
         "nearest_minimum": None
         if nearest is None
@@ -455,7 +465,9 @@ def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
         f"{k} = {v:.6g}" for k, v in m["parameters"].items() if isinstance(v, float)
     )
     click.echo(label.format("") + ode)
-    click.echo(label.format("") + f"{m['scheme']}; order {m['order']:g}")
+    click.echo(
+        label.format("") + f"{m['scheme']}; order {m['order']:g} (init {s['init']})"
+    )
     params = traj.meta["surface_params"]
     desc = ", ".join(
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
@@ -534,10 +546,20 @@ def _reference_options(function):
             help="Continuous model (default: the optimizer's first; see list).",
         ),
         click.option(
-            "--method",
-            default="DOP853",
+            "--init",
+            type=click.Choice(["pytorch", "consistent"]),
+            default="pytorch",
             show_default=True,
-            help="Reference integrator: DOP853, RK45, RK23, Radau, BDF, LSODA.",
+            help="Start-up: PyTorch's empty momentum buffer (b₁ = g₁), or the buffer "
+            "that starts the two-step recursion from the model's own θ(−h) "
+            "(second-order models need it).",
+        ),
+        click.option(
+            "--method",
+            default="auto",
+            show_default=True,
+            help="Reference integrator: auto (DOP853, or LSODA once it proves stiff), "
+            "DOP853, RK45, RK23, Radau, BDF, LSODA.",
         ),
         click.option(
             "--rtol",
@@ -595,6 +617,7 @@ def run_command(
     max_norm,
     reference,
     model,
+    init,
     method,
     rtol,
     atol,
@@ -642,6 +665,7 @@ def run_command(
             tol=tol,
             max_norm=max_norm,
             model=model,
+            init=init,
             reference=reference,
             method=method,
             rtol=rtol,
@@ -732,6 +756,7 @@ def check_command(
     levels,
     tolerance,
     model,
+    init,
     method,
     rtol,
     atol,
@@ -749,6 +774,7 @@ def check_command(
     Examples:
       odeopt check --optimizer gd --surface product-loss
       odeopt check -o momentum -s rosenbrock --lr 1e-3 --momentum 0.9 --json
+      odeopt check -o nesterov -s product-loss --model high-res --init consistent
     """
     from .check import check_order
     from .optimizers._base import HyperparameterError
@@ -764,6 +790,7 @@ def check_command(
             bound.optimizer,
             bound_surface,
             model=model,
+            init=init,
             horizon=horizon,
             levels=levels,
             tolerance=tolerance,
@@ -790,7 +817,7 @@ def check_command(
         click.echo(
             f"{click.style(result.optimizer, bold=True)} on "
             f"{click.style(result.surface, bold=True)}: model {result.model}, "
-            f"{result.ode}, horizon T = {result.horizon:g}"
+            f"{result.ode}, horizon T = {result.horizon:g}, init {result.init}"
         )
         click.echo(f"reference: {result.reference['description']}")
         click.echo(result.table())

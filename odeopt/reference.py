@@ -4,8 +4,11 @@
 ``scipy.integrate.solve_ivp`` and samples it exactly at the times ``t_k`` of the
 discrete steps, so that ``θ_k − θ(t_k)`` is the discretisation error.  The default,
 DOP853 at ``rtol = 1e-10``, ``atol = 1e-12``, is tight enough to be a reference for the
-first- and second-order agreements odeopt measures; stiff problems can use ``Radau``,
-``BDF`` or ``LSODA``.  The method and tolerances are recorded with every result.
+first- and second-order agreements odeopt measures.  The default method ``auto`` runs
+DOP853 and switches to LSODA when the problem turns out stiff (adaptive methods near a
+minimum behave like the discontinuous sign flow; DOP853 then needs millions of steps,
+LSODA thousands); ``Radau``, ``BDF``, ``LSODA`` and the explicit methods can be chosen.
+The method actually used and the tolerances are recorded with every result.
 
 Singular starts: a model whose field is singular at t = 0 (AdaGrad from S = 0) declares
 a series solution at a small t₀ > 0 (``Model.start``); fields with a finite limit at
@@ -15,7 +18,7 @@ t = 0 (Adam's bias corrections) handle it in the field itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +27,19 @@ import numpy as np
 from .optimizers._base import BoundOptimizer, Model, effective_gradient
 from .surfaces._base import BoundSurface
 
-METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
-DEFAULT_METHOD = "DOP853"
+METHODS = ("auto", "DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+DEFAULT_METHOD = "auto"
+#: ``auto`` runs DOP853 and, past this many field evaluations per unit of the
+#: integration interval (and at least EVALUATION_FLOOR), treats the problem as stiff
+#: and solves it again with LSODA.
+STIFF_EVALUATIONS = 20_000
+EVALUATION_FLOOR = 200_000
+
+
+class _TooManyEvaluations(Exception):
+    pass
+
+
 DEFAULT_RTOL = 1e-10
 DEFAULT_ATOL = 1e-12
 
@@ -104,6 +118,7 @@ def solve(
     hp = optimizer.full_hp
     ode = model.parameters(hp)
     grad = effective_gradient(surface.grad, hp)
+    rhs = model_rhs(model, surface, hp, ode)
     x0 = np.asarray(x0, dtype=float)
     t = np.asarray(t, dtype=float)
     if t.ndim != 1 or t.size == 0 or t[0] < 0 or np.any(np.diff(t) < 0):
@@ -116,30 +131,52 @@ def solve(
     else:
         t_start, z_start = 0.0, z_initial
 
-    def rhs(time_, z):
-        return model.field(time_, z, grad, ode)
-
     after = t > t_start
     z = np.empty((t.size, z_initial.size))
     z[~after] = z_initial  # t = 0 (and anything before a series start)
     tic = time.perf_counter()
     nfev = 0
+    used, note = ("DOP853" if method == "auto" else method), ""
     if np.any(after):
         # solve_ivp wants strictly increasing sample times: solve at the distinct ones.
         distinct, back = np.unique(t[after], return_inverse=True)
-        with np.errstate(all="ignore"):
-            solution = solve_ivp(
-                rhs,
-                (t_start, float(distinct[-1])),
-                z_start,
-                method=method,
-                t_eval=distinct,
-                rtol=rtol,
-                atol=atol,
-            )
+        span = (t_start, float(distinct[-1]))
+
+        def integrate(name, fun):
+            with np.errstate(all="ignore"):
+                return solve_ivp(
+                    fun,
+                    span,
+                    z_start,
+                    method=name,
+                    t_eval=distinct,
+                    rtol=rtol,
+                    atol=atol,
+                )
+
+        if method == "auto":
+            # DOP853 first; a stiff or sliding (sign-flow-like) problem makes it take
+            # tiny steps for ever: past a budget, switch to LSODA.
+            budget = max(EVALUATION_FLOOR, int(STIFF_EVALUATIONS * (span[1] - span[0])))
+            count = [0]
+
+            def counted(time_, z_):
+                count[0] += 1
+                if count[0] > budget:
+                    raise _TooManyEvaluations
+                return rhs(time_, z_)
+
+            try:
+                solution = integrate("DOP853", counted)
+            except _TooManyEvaluations:
+                used = "LSODA"
+                note = f"DOP853 stopped after {budget} evaluations (stiff): LSODA"
+                solution = integrate("LSODA", rhs)
+        else:
+            solution = integrate(method, rhs)
         if solution.status != 0 or solution.y.shape[1] != distinct.size:
             raise ReferenceError(
-                f"reference integrator {method} failed at t = {solution.t[-1]:.6g}: "
+                f"reference integrator {used} failed at t = {solution.t[-1]:.6g}: "
                 f"{solution.message}"
             )
         z[after] = solution.y.T[back]
@@ -149,7 +186,9 @@ def solve(
     loss = np.array([surface.value(th) for th in theta])
     info = {
         "model": model.name,
-        "method": method,
+        "method": used,
+        "requested_method": method,
+        "stiffness_note": note,
         "rtol": rtol,
         "atol": atol,
         "t_start": t_start,
@@ -158,6 +197,52 @@ def solve(
         "ode_parameters": ode,
     }
     return Reference(t=t, theta=theta, z=z, loss=loss, info=info)
+
+
+def effective_hessian(hess: Callable[[np.ndarray], np.ndarray], hp: Mapping[str, Any]):
+    """The Jacobian of :func:`~odeopt.optimizers._base.effective_gradient`.
+
+    ``±∇²L + w·I``: the sign of ``maximize`` and the L2 ``weight_decay`` (not the
+    decoupled one), consistently with the effective gradient ``±∇L + wθ``.
+    """
+    sign = -1.0 if hp.get("maximize", False) else 1.0
+    decay = (
+        0.0 if hp.get("decoupled_weight_decay") else float(hp.get("weight_decay", 0.0))
+    )
+
+    def effective(theta: np.ndarray) -> np.ndarray:
+        h = sign * np.asarray(hess(theta), dtype=float)
+        if decay:
+            h = h + decay * np.eye(h.shape[0])
+        return h
+
+    return effective
+
+
+def model_rhs(
+    model: Model,
+    surface: BoundSurface,
+    hp: Mapping[str, Any],
+    ode: Mapping[str, Any] | None = None,
+) -> Callable[[float, np.ndarray], np.ndarray]:
+    """The model's right-hand side ``rhs(t, z)`` on ``surface`` at hyperparameters
+    ``hp``: the field with the effective gradient (and, for a model that
+    ``needs_hessian``, the effective Hessian)."""
+    if ode is None:
+        ode = model.parameters(hp)
+    grad = effective_gradient(surface.grad, hp)
+    if model.needs_hessian:
+        hess = effective_hessian(surface.hess, hp)
+
+        def rhs(time_, z):
+            return model.field(time_, z, grad, ode, hess)
+
+    else:
+
+        def rhs(time_, z):
+            return model.field(time_, z, grad, ode)
+
+    return rhs
 
 
 def discrepancy(theta: np.ndarray, reference_theta: np.ndarray) -> np.ndarray:

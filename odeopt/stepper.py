@@ -15,12 +15,21 @@ from typing import Any
 import numpy as np
 
 from . import _codegen
-from .optimizers._base import BoundOptimizer, HyperparameterError, Optimizer
+from .optimizers._base import (
+    BoundOptimizer,
+    HyperparameterError,
+    Model,
+    Optimizer,
+    effective_gradient,
+)
 from .registry import get_optimizer, get_surface
 from .surfaces._base import BoundSurface, Surface
 from .trajectory import Status, Trajectory
 
 DEFAULT_STEPS = 10_000
+#: Start-ups: PyTorch's empty buffers, or the model's consistent two-step start.
+INITS = ("pytorch", "consistent")
+DEFAULT_INIT = "pytorch"
 DEFAULT_MAX_NORM = 1e100
 #: Recorded arrays are kept under this size; beyond it record_every is raised.
 RECORD_MEMORY_CAP = 256 * 2**20
@@ -119,6 +128,94 @@ def initial_state(bound: BoundOptimizer, dim: int) -> np.ndarray:
     return np.ascontiguousarray(factory(bound.full_hp, dim), dtype=np.float64)
 
 
+def check_init(init: str) -> str:
+    """Validate an ``init`` name (RunError with the valid choices)."""
+    if init not in INITS:
+        raise RunError(f"unknown init {init!r} (valid: {', '.join(INITS)})")
+    return init
+
+
+def previous_point(
+    bound: BoundOptimizer,
+    surface: BoundSurface,
+    model: Model,
+    theta0: np.ndarray,
+) -> np.ndarray:
+    """θ₋₁: the model's solution one step *before* the start, as a two-step start needs.
+
+    * A model whose state is θ alone (a first-order ODE θ̇ = F(θ): the over-damped
+      and gradient flows) takes one Euler step back, θ₋₁ = θ₀ − hF(θ₀).  Its two-step
+      scheme has a fixed parasitic root β < 1, so this O(h²) start keeps second order
+      (brief §4.2(e)); integrating a gradient flow backwards could blow up instead.
+    * A model with a velocity (the oscillators) is integrated backwards by ``h`` from
+      the state the reference starts in (``Model.initial``, at rest), DOP853 at
+      rtol 1e-12: there β → 1 as h → 0 and an error ε in θ₋₁ is a velocity error ε/h
+      (claim C39).
+    """
+    from .reference import model_rhs
+
+    hp = bound.full_hp
+    if model.start is not None:
+        raise RunError(
+            f"model {model.name} of {bound.name} starts singular at t = 0: it has no "
+            "consistent start-up (use init='pytorch')"
+        )
+    ode = model.parameters(hp)
+    h = float(ode["h"])
+    grad = effective_gradient(surface.grad, hp)
+    z0 = np.asarray(model.initial(theta0, grad, ode), dtype=float)
+    rhs = model_rhs(model, surface, hp, ode)
+    dim = theta0.size
+    if z0.size == dim:
+        with np.errstate(all="ignore"):
+            previous = z0 - h * np.asarray(rhs(0.0, z0), dtype=float)
+        failure = None
+    else:
+        from scipy.integrate import solve_ivp
+
+        with np.errstate(all="ignore"):
+            solution = solve_ivp(
+                rhs, (0.0, -h), z0, method="DOP853", rtol=1e-12, atol=1e-14
+            )
+        previous = solution.y[:dim, -1]
+        failure = solution.message if solution.status != 0 else None
+    if failure is None and not np.all(np.isfinite(previous)):
+        failure = "the state is not finite"
+    if failure is not None:
+        raise RunError(
+            f"could not step model {model.name} back from the start: {failure}"
+        )
+    return previous
+
+
+def consistent_start(
+    bound: BoundOptimizer,
+    surface: BoundSurface,
+    model: Model,
+    theta0: np.ndarray,
+    hp: np.ndarray,
+) -> np.ndarray:
+    """The kernel state of a consistent start-up; sets its flags in ``hp`` in place.
+
+    The family's ``consistent_start(hp, theta0, theta_prev, grad)`` turns the virtual
+    previous iterate θ₋₁ = θ(−h) (:func:`previous_point`) into its initial state.
+    """
+    module = bound.optimizer.kernels
+    hook = getattr(module, "consistent_start", None)
+    if hook is None:
+        raise RunError(
+            f"optimizer {bound.name} has no consistent start-up (init='consistent' "
+            "sets the momentum buffer of momentum and nesterov)"
+        )
+    previous = previous_point(bound, surface, model, theta0)
+    grad = effective_gradient(surface.grad, bound.full_hp)
+    state, flags = hook(bound.full_hp, theta0, previous, grad)
+    layout = list(module.HYPERPARAMETERS)
+    for name, value in flags.items():
+        hp[layout.index(name)] = float(value)
+    return np.ascontiguousarray(state, dtype=np.float64)
+
+
 def _versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
@@ -137,15 +234,20 @@ def _versions() -> dict[str, str]:
     }
 
 
-def model_meta(bound: BoundOptimizer, model_name: str | None = None) -> dict[str, Any]:
-    """The model's description and ODE parameters, for metadata and summaries."""
+def model_meta(
+    bound: BoundOptimizer, model_name: str | None = None, init: str = DEFAULT_INIT
+) -> dict[str, Any]:
+    """The model's description and ODE parameters, for metadata and summaries.
+
+    The declared order is the one for this start-up (``init``).
+    """
     model = bound.optimizer.model(model_name)
     return {
         "name": model.name,
         "ode": model.ode,
         "time": model.time,
         "scheme": model.scheme,
-        "order": model.declared_order(bound.full_hp),
+        "order": model.declared_order({**bound.full_hp, "init": init}),
         "state": list(model.state),
         "parameters": model.parameters(bound.full_hp),
         "note": model.note,
@@ -164,8 +266,9 @@ def run(
     dim: int | None = None,
     surface_params: Mapping[str, Any] | None = None,
     model: str | None = None,
+    init: str = DEFAULT_INIT,
     reference: bool = False,
-    method: str = "DOP853",
+    method: str = "auto",
     rtol: float = 1e-10,
     atol: float = 1e-12,
     progress: Callable[[int, int], None] | None = None,
@@ -195,6 +298,14 @@ def run(
         takes the length of ``x0``).
     model : str, optional
         The continuous model whose clock gives ``t`` (default: the first declared).
+    init : {"pytorch", "consistent"}
+        Start-up.  ``"pytorch"``: PyTorch's empty buffers (momentum's b₁ = g₁).
+        ``"consistent"``: the momentum buffer b₀ given at step 0 that starts the
+        two-step recursion from θ₋₁ = θ(−h), the model's solution one step back from
+        rest — no start-up transient, which the second-order models need (brief
+        §4.2(e)).  The buffer then depends on ``model``; the kernel updates a given
+        buffer as torch does a loaded ``momentum_buffer``.  Recorded as
+        ``meta["init"]``.
     reference : bool
         Also solve the model with ``scipy.integrate.solve_ivp`` at the same ``t``
         (``ref_theta``, ``ref_loss``; the discrepancy goes to ``meta["reference"]``).
@@ -220,6 +331,9 @@ def run(
     if not max_norm > 0.0:
         raise RunError(f"max_norm must be > 0, got {max_norm}")
     chosen_model = bound.optimizer.model(model)
+    check_init(init)
+    # the model's parameters are validated (and its order read) before any stepping
+    chosen_meta = model_meta(bound, chosen_model.name, init)
     every, record_note = choose_record_every(steps, bound_surface.dim, record_every)
     if reference:
         from .reference import check_method
@@ -234,6 +348,8 @@ def run(
     theta = start.copy()
     state = initial_state(bound, bound_surface.dim)
     hp = bound.kernel_hp()
+    if init == "consistent":
+        state = consistent_start(bound, bound_surface, chosen_model, start, hp)
     p = bound_surface.p
     n_max = steps // every + 2
     rec_step = np.zeros(n_max, dtype=np.int64)
@@ -308,7 +424,8 @@ def run(
         "max_norm": max_norm,
         "status": status.value,
         "diverged_at": int(k) if status is Status.DIVERGED else None,
-        "model": model_meta(bound, chosen_model.name),
+        "model": chosen_meta,
+        "init": init,
         "wall_time_s": wall_s,
         "setup_time_s": setup_s,
         "versions": _versions(),

@@ -164,6 +164,8 @@ class Model:
     field : callable (t, z, grad, ode) -> dz
         The vector field on the flat state ``z`` (blocks of ``dim``); ``grad(θ)`` is
         the optimizer's effective gradient (maximize and L2 weight decay applied).
+        With ``needs_hessian`` it is called ``field(t, z, grad, ode, hess)``, where
+        ``hess(θ)`` is the Jacobian of that effective gradient (``±∇²L + w·I``).
     initial : callable (theta0, grad, ode) -> z0
         Initial ODE state for a run started at ``theta0``.
     inverse : callable (h, ode, hp) -> dict
@@ -177,6 +179,9 @@ class Model:
         (a series solution at a small t0 > 0); default ``(0, initial(...))``.
     note : str
         Caveats (singular starts, start-up transients).
+    needs_hessian : bool
+        The field takes the effective Hessian as a fifth argument (modified
+        equations such as ``θ̇ = −(g + (h/2)Hg)``).
     """
 
     name: str
@@ -192,6 +197,7 @@ class Model:
     times: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray] | None = None
     start: Callable[..., tuple[float, np.ndarray]] | None = None
     note: str = ""
+    needs_hessian: bool = False
 
     def declared_order(self, hp: Mapping[str, Any]) -> float:
         """The order of agreement at these hyperparameters."""

@@ -1,0 +1,44 @@
+"""Order of agreement of every optimizer with each of its models, on two surfaces.
+
+    python examples/order_table.py [--markdown] [--surfaces product-loss rosenbrock]
+
+Runs ``odeopt check`` (``odeopt.check.check_order``) with its defaults for every
+(optimizer, model) pair and prints the declared and fitted orders.
+"""
+
+import argparse
+
+import odeopt
+from odeopt.check import check_order
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--markdown", action="store_true", help="print a markdown table"
+    )
+    parser.add_argument("--surfaces", nargs="+", default=["product-loss", "rosenbrock"])
+    args = parser.parse_args()
+    header = ["optimizer", "model", "declared"] + [
+        f"fitted on {s}" for s in args.surfaces
+    ]
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+    for name in odeopt.optimizer_names():
+        for model in odeopt.get_optimizer(name).models:
+            cells, declared = [], None
+            for surface in args.surfaces:
+                result = check_order(name, surface, model=model.name)
+                declared = result.declared_order
+                mark = "" if result.passed else " (failed)"
+                cells.append(f"{result.fitted_order:.3f}{mark}")
+            row = [name, model.name, f"{declared:g}"] + cells
+            if args.markdown:
+                print("| " + " | ".join(row) + " |")
+            else:
+                print("".join(f"{c:<22}" for c in row))
+
+
+if __name__ == "__main__":
+    main()
