@@ -520,6 +520,8 @@ def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
     )
     if s["out"]:
         click.echo(label.format("saved") + s["out"])
+    if s.get("plot"):
+        click.echo(label.format("drawn") + s["plot"])
 
 
 def _progress_callback(total: int, quiet: bool):
@@ -581,6 +583,18 @@ def _reference_options(function):
     return function
 
 
+def _check_plot_path(plot: str | None) -> str | None:
+    """Validate a picture's path before any work (InputError)."""
+    if plot is None:
+        return None
+    from .plotting import PlotError, check_image_path
+
+    try:
+        return str(check_image_path(plot))
+    except PlotError as error:
+        raise InputError(str(error)) from None
+
+
 @cli.command("run", context_settings=CONTEXT)
 @_run_options
 @click.option(
@@ -600,6 +614,12 @@ def _reference_options(function):
     "as_json",
     is_flag=True,
     help="Print one JSON object (status, final_loss, ...) instead of the summary.",
+)
+@click.option(
+    "--plot",
+    default=None,
+    metavar="FILE",
+    help="Draw the run (and the ODE with --reference): .png, .svg or .pdf.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress bar.")
 def run_command(
@@ -623,6 +643,7 @@ def run_command(
     atol,
     out,
     as_json,
+    plot,
     quiet,
 ) -> None:
     """Run an optimizer on a surface and state the ODE it discretises.
@@ -648,6 +669,7 @@ def run_command(
             out_path = str(check_output_path(out))
         except OutputError as error:
             raise InputError(str(error)) from None
+    plot_path = _check_plot_path(plot)
 
     from .optimizers._base import HyperparameterError
     from .reference import ReferenceError
@@ -681,7 +703,12 @@ def run_command(
             bar.__exit__(None, None, None)
     if out_path is not None:
         traj.save(out_path)
+    if plot_path is not None:
+        from .plotting import plot_run, save
+
+        save(plot_run(traj, bound_surface), plot_path)
     summary = _summary(traj, bound, bound_surface, out_path)
+    summary["plot"] = plot_path
     if as_json:
         from .trajectory import dumps
 
@@ -743,6 +770,12 @@ def run_command(
 )
 @_reference_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--plot",
+    default=None,
+    metavar="FILE",
+    help="Draw error against h with the fitted and declared slopes.",
+)
 def check_command(
     optimizer,
     surface,
@@ -761,6 +794,7 @@ def check_command(
     rtol,
     atol,
     as_json,
+    plot,
 ) -> None:
     """Measure the order of agreement of an optimizer with its continuous model.
 
@@ -776,6 +810,7 @@ def check_command(
       odeopt check -o momentum -s rosenbrock --lr 1e-3 --momentum 0.9 --json
       odeopt check -o nesterov -s product-loss --model high-res --init consistent
     """
+    plot_path = _check_plot_path(plot)
     from .check import check_order
     from .optimizers._base import HyperparameterError
     from .reference import ReferenceError, check_method
@@ -826,8 +861,45 @@ def check_command(
             f"{result.fitted_order:.3f} on the finest {result.fit_levels} levels "
             f"(tolerance ±{result.tolerance:g}): {verdict}"
         )
+    if plot_path is not None:
+        from .plotting import order_plot, save
+
+        save(order_plot(result).figure, plot_path)
+        if not as_json:
+            click.echo(f"drawn: {plot_path}")
     if not result.passed:
         sys.exit(1)
+
+
+@cli.command("plot", context_settings=CONTEXT)
+@click.argument("saved", metavar="SAVED")
+@click.option(
+    "--plot",
+    default=None,
+    metavar="FILE",
+    help="Picture to write (.png, .svg, .pdf) [default: SAVED with .png].",
+)
+def plot_command(saved: str, plot: str | None) -> None:
+    """Redraw a saved run (.npz, .csv or .json written by odeopt run --out).
+
+    \b
+    Example:
+      odeopt run -o adam -s himmelblau --reference --out run.npz
+      odeopt plot run.npz --plot run.svg
+    """
+    from pathlib import Path
+
+    from .trajectory import OutputError, Trajectory
+
+    plot_path = _check_plot_path(plot or str(Path(saved).with_suffix(".png")))
+    try:
+        traj = Trajectory.load(saved)
+    except OutputError as error:
+        raise InputError(str(error)) from None
+    from .plotting import plot_run, save
+
+    save(plot_run(traj), plot_path)
+    click.echo(f"drawn: {plot_path}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,531 @@
+"""Pictures of runs: contours with the discrete iterates and the continuous curve.
+
+Object-oriented matplotlib (``matplotlib.figure.Figure``, never pyplot), so everything
+works headless and nothing leaks between calls.  Functions that draw on an ``Axes``
+take ``ax=None`` and return the ``Axes``; functions that lay out several panels return
+the ``Figure``.  Colours come from the Okabe–Ito colour-blind-safe palette, and every
+curve also gets its own line style.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .check import OrderCheck
+    from .surfaces._base import BoundSurface
+    from .trajectory import Trajectory
+
+#: Okabe & Ito (2008), colour-blind safe; black last.
+PALETTE = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+)
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
+IMAGE_FORMATS = (".png", ".svg", ".pdf")
+
+
+class PlotError(ValueError):
+    """A picture that cannot be written (extension, path)."""
+
+
+def style(index: int) -> dict[str, Any]:
+    """Colour and line style of the ``index``-th curve."""
+    return {
+        "color": PALETTE[index % len(PALETTE)],
+        "linestyle": LINESTYLES[index % len(LINESTYLES)],
+    }
+
+
+def check_image_path(path: str | os.PathLike) -> Path:
+    """Validate a picture's path before any work is done (PlotError)."""
+    from .trajectory import OutputError, check_output_path
+
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_FORMATS:
+        raise PlotError(
+            f"cannot draw {str(path)!r}: unknown extension {path.suffix or '(none)'!r} "
+            f"(valid: {', '.join(IMAGE_FORMATS)})"
+        )
+    try:  # same folder and permission checks as the data files
+        check_output_path(path.with_suffix(".npz"))
+    except OutputError as error:
+        raise PlotError(str(error).replace(".npz", path.suffix)) from None
+    return path
+
+
+def save(figure: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Write ``figure`` atomically (no partial file if drawing fails)."""
+    path = check_image_path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:
+    """A figure not attached to any GUI (safe without a display)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _axes(ax: Axes | None, projection: str | None = None) -> Axes:
+    if ax is not None:
+        return ax
+    return new_figure().add_subplot(projection=projection)
+
+
+def _grid(surface: BoundSurface, bounds, resolution: int):
+    lo, hi = bounds if bounds is not None else surface.bounds
+    xs = np.linspace(lo[0], hi[0], resolution)
+    ys = np.linspace(lo[1], hi[1], resolution)
+    X, Y = np.meshgrid(xs, ys)
+    value = surface.python_kernels()[0]
+    Z = np.empty_like(X)
+    point = np.empty(2)
+    with np.errstate(all="ignore"):
+        for i in range(resolution):
+            for j in range(resolution):
+                point[0], point[1] = X[i, j], Y[i, j]
+                Z[i, j] = value(point, surface.p)
+    return X, Y, Z
+
+
+def contour(
+    surface: BoundSurface,
+    ax: Axes | None = None,
+    *,
+    bounds: tuple[Sequence[float], Sequence[float]] | None = None,
+    resolution: int = 200,
+    levels: int = 25,
+    log: bool | None = None,
+) -> Axes:
+    """Filled contours of a 2-D surface (a curve for a 1-D one), minima marked.
+
+    ``log`` spaces the levels logarithmically above the minimum; by default when the
+    values span more than three decades.
+    """
+    from matplotlib import colors
+
+    ax = _axes(ax)
+    if surface.dim == 1:
+        lo, hi = bounds if bounds is not None else surface.bounds
+        xs = np.linspace(lo[0], hi[0], 1000)
+        value = surface.python_kernels()[0]
+        with np.errstate(all="ignore"):
+            ys = [value(np.array([x]), surface.p) for x in xs]
+        ax.plot(xs, ys, color="0.35", lw=1.2, zorder=1)
+        for m in surface.minima:
+            ax.plot(
+                m.theta[0],
+                m.value,
+                marker="*",
+                ms=12,
+                color="#F0E442",
+                mec="k",
+                zorder=5,
+                ls="none",
+            )
+        ax.set_xlabel("θ")
+        ax.set_ylabel("loss")
+        ax.set_title(surface.name)
+        return ax
+    if surface.dim != 2:
+        raise ValueError(
+            f"contours need a 1-D or 2-D surface, {surface.name} has "
+            f"dimension {surface.dim}"
+        )
+    X, Y, Z = _grid(surface, bounds, resolution)
+    finite = Z[np.isfinite(Z)]
+    low, high = float(finite.min()), float(finite.max())
+    quarter = float(np.quantile(finite, 0.25)) - low
+    if log is None:  # most of the box sits far below the top: log levels show it
+        log = high - low > 20.0 * max(quarter, 1e-300)
+    if log:
+        shift = low - max(1e-4 * (high - low), 1e-12)
+        Zs = Z - shift
+        edges = np.geomspace(
+            Zs[np.isfinite(Zs)].min(), Zs[np.isfinite(Zs)].max(), levels
+        )
+        filled = ax.contourf(
+            X, Y, Zs, levels=edges, norm=colors.LogNorm(), cmap="cividis", alpha=0.85
+        )
+        ax.contour(X, Y, Zs, levels=edges, colors="white", linewidths=0.3, alpha=0.6)
+    else:
+        filled = ax.contourf(X, Y, Z, levels=levels, cmap="cividis", alpha=0.85)
+        ax.contour(X, Y, Z, levels=levels, colors="white", linewidths=0.3, alpha=0.6)
+    bar = ax.figure.colorbar(
+        filled, ax=ax, shrink=0.85, label="loss − min (log scale)" if log else "loss"
+    )
+    if log:
+        from matplotlib import ticker
+
+        bar.locator = ticker.LogLocator()
+        bar.formatter = ticker.LogFormatterSciNotation()
+        bar.update_ticks()
+    for m in surface.minima:
+        ax.plot(
+            *m.theta,
+            marker="*",
+            ms=13,
+            color="#F0E442",
+            mec="k",
+            zorder=5,
+            ls="none",
+            label="_min",
+        )
+    ax.set_xlim(X.min(), X.max())
+    ax.set_ylim(Y.min(), Y.max())
+    ax.set_aspect("equal" if _square(X, Y) else "auto")
+    ax.set_xlabel("θ₀")
+    ax.set_ylabel("θ₁")
+    ax.set_title(surface.name)
+    return ax
+
+
+def _square(X, Y) -> bool:
+    ratio = (X.max() - X.min()) / max(Y.max() - Y.min(), 1e-300)
+    return 0.4 < ratio < 2.5
+
+
+def label(traj: Trajectory) -> str:
+    """``nesterov (lr=0.001, momentum=0.9)`` from a trajectory's metadata."""
+    meta = traj.meta
+    hp = meta.get("hyperparameters", {})
+    shown = [
+        f"{k}={v:.3g}"
+        for k, v in hp.items()
+        if k in ("lr", "momentum", "beta1", "beta2", "alpha")
+        and not isinstance(v, bool)
+    ]
+    return f"{meta.get('optimizer', '?')} ({', '.join(shown)})"
+
+
+def path(
+    traj: Trajectory,
+    ax: Axes,
+    *,
+    index: int = 0,
+    reference: bool = True,
+    markers: bool | None = None,
+) -> Axes:
+    """Draw a trajectory (and its reference ODE curve) on a contour (or 1-D curve)."""
+    st = style(index)
+    theta = traj.theta
+    finite = np.all(np.isfinite(theta), axis=1)
+    theta = theta[finite]
+    if markers is None:
+        markers = len(theta) <= 300
+    if traj.dim == 1:
+        loss = traj.loss[finite]
+        ax.plot(
+            theta[:, 0],
+            loss,
+            color=st["color"],
+            lw=1.0,
+            alpha=0.7,
+            marker="o" if markers else None,
+            ms=3,
+            label=label(traj),
+        )
+        ax.plot(
+            theta[0, 0],
+            loss[0],
+            marker="o",
+            ms=8,
+            mfc="white",
+            mec=st["color"],
+            mew=2,
+            ls="none",
+            zorder=6,
+        )
+        if reference and traj.ref_theta is not None:
+            ax.plot(
+                traj.ref_theta[:, 0],
+                traj.ref_loss,
+                color="k",
+                lw=1.5,
+                ls="--",
+                label=f"ODE: {traj.meta['model']['name']}",
+            )
+        return ax
+    if reference and traj.ref_theta is not None:
+        # the ODE underneath, wide and light, so that the iterates stay visible on it
+        model = traj.meta.get("model", {})
+        ax.plot(
+            traj.ref_theta[:, 0],
+            traj.ref_theta[:, 1],
+            color="white",
+            lw=5.0,
+            alpha=0.75,
+            solid_capstyle="round",
+            zorder=2,
+            label=f"ODE ({model.get('name', 'model')}): {model.get('ode', '')}",
+        )
+    ax.plot(
+        theta[:, 0],
+        theta[:, 1],
+        color=st["color"],
+        linestyle=st["linestyle"],
+        lw=1.6,
+        marker="o" if markers else None,
+        ms=2.5,
+        label=label(traj),
+        zorder=3,
+    )
+    ax.plot(
+        theta[0, 0],
+        theta[0, 1],
+        marker="o",
+        ms=8,
+        mfc="white",
+        mec=st["color"],
+        mew=2,
+        ls="none",
+        zorder=6,
+    )
+    ax.plot(
+        theta[-1, 0],
+        theta[-1, 1],
+        marker="X",
+        ms=8,
+        color=st["color"],
+        mec="k",
+        ls="none",
+        zorder=6,
+    )
+    return ax
+
+
+def loss_curve(
+    trajs: Trajectory | Sequence[Trajectory],
+    ax: Axes | None = None,
+    *,
+    x: str = "t",
+    distance: bool = False,
+    surface: BoundSurface | None = None,
+) -> Axes:
+    """Loss (or distance to the nearest minimum) against ODE time or step, log scale."""
+    ax = _axes(ax)
+    if not isinstance(trajs, (list, tuple)):
+        trajs = [trajs]
+    for i, traj in enumerate(trajs):
+        xs = traj.t if x == "t" else traj.step
+        if distance:
+            if surface is None or not surface.minima:
+                raise ValueError(
+                    "distance to a minimum needs a surface with known minima"
+                )
+            target = surface.nearest_minimum(traj.final_theta)
+            target = surface.minima[0] if target is None else target
+            ys = np.linalg.norm(traj.theta - target.theta, axis=1)
+        else:
+            ys = traj.loss - (
+                min(m.value for m in surface.minima)
+                if surface is not None and surface.minima
+                else 0.0
+            )
+        ax.plot(xs, np.abs(ys), lw=1.6, label=label(traj), **style(i))
+        if traj.ref_theta is not None and not distance:
+            base = ys - traj.loss
+            ax.plot(
+                xs,
+                np.abs(traj.ref_loss + base),
+                color=style(i)["color"],
+                lw=1.0,
+                alpha=0.6,
+                ls=":",
+                label=f"ODE ({traj.meta['model']['name']})",
+            )
+    positive = [line.get_ydata() for line in ax.get_lines()]
+    if any(np.any(np.asarray(y) > 0) for y in positive):
+        ax.set_yscale("log")
+    ax.set_xlabel("ODE time t" if x == "t" else "step k")
+    what = "distance to the minimum" if distance else "loss"
+    if not distance and surface is not None and surface.minima:
+        what = "loss − min"
+    ax.set_ylabel(what)
+    ax.grid(which="both", alpha=0.3)
+    return ax
+
+
+def plot_run(traj: Trajectory, surface: BoundSurface | None = None) -> Figure:
+    """The standard picture of a run: path on the contour and the loss against time."""
+    from .stepper import resolve_surface
+
+    if surface is None:
+        surface = resolve_surface(
+            traj.meta["surface"],
+            traj.meta["dim"],
+            traj.meta.get("surface_params") or {},
+        )
+    figure = new_figure(11.5, 4.8)
+    left, right = figure.subplots(1, 2, width_ratios=(1.15, 1))
+    if surface.dim == 2:
+        contour(surface, left)
+        path(traj, left)
+        _fit_view(left, traj, surface)
+        left.legend(loc="upper left", fontsize=7, framealpha=0.85)
+    elif surface.dim == 1:  # θ against time shows barrier crossings at a glance
+        left.plot(traj.t, traj.theta[:, 0], lw=1.4, label=label(traj), **style(0))
+        if traj.ref_theta is not None:
+            left.plot(
+                traj.t,
+                traj.ref_theta[:, 0],
+                color="k",
+                lw=1.0,
+                ls="--",
+                label=f"ODE ({traj.meta['model']['name']})",
+            )
+        for m in surface.minima:
+            left.axhline(m.theta[0], color="0.5", lw=0.8, ls=":")
+            left.annotate(
+                f"{m.kind} min",
+                (traj.t[-1], m.theta[0]),
+                fontsize=7,
+                ha="right",
+                va="bottom",
+                color="0.35",
+            )
+        left.set_xlabel("ODE time t")
+        left.set_ylabel("θ")
+        left.legend(fontsize=7)
+        left.grid(alpha=0.3)
+    else:
+        for i in range(min(surface.dim, 6)):
+            left.plot(traj.t, traj.theta[:, i], lw=1.2, label=f"θ{i}", **style(i))
+        left.set_xlabel("ODE time t")
+        left.set_ylabel("coordinates")
+        left.legend(fontsize=7)
+    loss_curve(traj, right, surface=surface)
+    right.legend(fontsize=7)
+    model = traj.meta.get("model", {})
+    figure.suptitle(
+        f"{label(traj)} on {surface.name} — {traj.status.value}; model "
+        f"{model.get('name', '')}: {model.get('ode', '')}",
+        fontsize=10,
+    )
+    return figure
+
+
+def _fit_view(ax: Axes, traj: Trajectory, surface: BoundSurface) -> None:
+    """Widen the view if the path leaves the plot box (never shrink it)."""
+    if surface.dim != 2:
+        return
+    pts = traj.theta[np.all(np.isfinite(traj.theta), axis=1)]
+    if traj.ref_theta is not None:
+        pts = np.vstack([pts, traj.ref_theta])
+    lo, hi = surface.bounds
+    box_lo, box_hi = pts.min(axis=0), pts.max(axis=0)
+    span = hi - lo
+    if np.any(box_lo < lo) or np.any(box_hi > hi):
+        new_lo = np.maximum(np.minimum(lo, box_lo), lo - 2 * span)
+        new_hi = np.minimum(np.maximum(hi, box_hi), hi + 2 * span)
+        ax.set_xlim(new_lo[0], new_hi[0])
+        ax.set_ylim(new_lo[1], new_hi[1])
+
+
+def order_plot(result: OrderCheck, ax: Axes | None = None) -> Axes:
+    """Error against step size on log–log axes with the fitted and declared slopes."""
+    ax = _axes(ax)
+    h = np.array([r["h"] for r in result.rows])
+    err = np.array([r["error"] for r in result.rows])
+    ax.loglog(h, err, "o-", color=PALETTE[0], lw=1.6, label="measured error")
+    fit_h = h[-result.fit_levels :]
+    fit_e = err[-result.fit_levels :]
+    anchor_h, anchor_e = fit_h[-1], fit_e[-1]
+    for slope, colour, ls, text in (
+        (
+            result.fitted_order,
+            PALETTE[1],
+            "--",
+            f"fitted slope {result.fitted_order:.3f}",
+        ),
+        (result.declared_order, "k", ":", f"declared order {result.declared_order:g}"),
+    ):
+        ax.loglog(
+            h,
+            anchor_e * (h / anchor_h) ** slope,
+            color=colour,
+            ls=ls,
+            lw=1.2,
+            label=text,
+        )
+    ax.set_xlabel("time step h")
+    ax.set_ylabel("|θ_n − θ(n·h)|")
+    verdict = "passed" if result.passed else "FAILED"
+    ax.set_title(
+        f"{result.optimizer} vs model {result.model} on {result.surface}: {verdict}",
+        fontsize=10,
+    )
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def surface_3d(
+    surface: BoundSurface,
+    ax: Axes | None = None,
+    *,
+    resolution: int = 80,
+    trajs: Sequence[Trajectory] = (),
+) -> Axes:
+    """A 3-D view of a 2-D surface, with trajectories lifted onto it."""
+    ax = _axes(ax, projection="3d")
+    X, Y, Z = _grid(surface, None, resolution)
+    ax.plot_surface(X, Y, Z, cmap="cividis", alpha=0.8, linewidth=0, antialiased=True)
+    for i, traj in enumerate(trajs):
+        ax.plot(
+            traj.theta[:, 0],
+            traj.theta[:, 1],
+            traj.loss,
+            lw=1.8,
+            label=label(traj),
+            **style(i),
+        )
+    ax.set_xlabel("θ₀")
+    ax.set_ylabel("θ₁")
+    ax.set_zlabel("loss")
+    ax.set_title(surface.name)
+    return ax
+
+
+def energy(traj: Trajectory, ax: Axes | None = None) -> Axes:
+    """Energy or Lyapunov curve along the reference solution, where the model has one.
+
+    Heavy ball (``low-res``): E = ½‖u‖² + L, which friction makes non-increasing.
+    """
+    ax = _axes(ax)
+    model = traj.meta.get("model", {})
+    if traj.ref_theta is None:
+        raise ValueError("energy curves need a run with the reference (--reference)")
+    if model.get("name") != "low-res":
+        raise ValueError(f"no energy function is known for model {model.get('name')!r}")
+    # velocity of the reference curve by differences in ODE time
+    u = np.gradient(traj.ref_theta, traj.t, axis=0)
+    E = 0.5 * np.sum(u * u, axis=1) + traj.ref_loss
+    ax.plot(traj.t, E, color=PALETTE[0], lw=1.6, label="E = ½‖θ̇‖² + L")
+    ax.set_xlabel("ODE time t")
+    ax.set_ylabel("energy")
+    ax.set_yscale("log" if np.all(E > 0) else "linear")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
