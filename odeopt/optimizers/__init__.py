@@ -9,7 +9,17 @@ from ._base import (
 )
 
 # Display order of `odeopt list optimizers`; names not listed follow alphabetically.
-ORDER = ("gd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "adagrad")
+ORDER = (
+    "gd",
+    "momentum",
+    "nesterov",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "adagrad",
+    "nag-c",
+    "heun",
+)
 
 __all__ = [
     "BoundOptimizer",

@@ -30,6 +30,21 @@ starts (:math:`\dot\theta \sim t^{-1/2}`): the first step moves about
 :math:`\eta/\sqrt{1-\alpha}`, an :math:`O(\sqrt h)` transient, so from PyTorch's start
 the observed order is 1/2; the reference starts from the exact series solution.
 
+**Model** ``sign`` (regime B, brief §4.4): :math:`\alpha` fixed and :math:`\eta \to 0`
+on the clock :math:`t_k = k\eta` (:math:`h = \eta`; ``Model.inverse`` changes only
+``lr``).  Then :math:`v` is slaved to :math:`g \odot g` and RMSprop follows the sign
+flow :math:`\dot\theta = -g/(|g| + \varepsilon)/(1-\mu)`, with :math:`\varepsilon`
+a fixed ODE parameter.  Order 1: :math:`v` lags :math:`g \odot g` by
+:math:`O(1/(1-\alpha))` steps, and the start from :math:`v_0 = 0`
+(:math:`v_k = (1-\alpha^k) g^2`) moves θ an extra
+:math:`\approx 2\ln 2\,\eta/(1-\alpha)` per coordinate, both :math:`O(\eta)`.  The
+field is discontinuous where a component of :math:`g` vanishes (Filippov sliding):
+with ε = 1e-8 the reference ODE is stiff there (the default integrator ``auto``
+switches to LSODA; DOP853 alone crawls; where LSODA stalls too, as on
+rosenbrock's g_x = 0 surface, use Radau).  Centred RMSprop has no sign model:
+:math:`v - \bar g^2` is the variance of :math:`g` over the last :math:`1/(1-\alpha)`
+steps, which vanishes as :math:`\eta \to 0`.
+
 References: T. Tieleman, G. Hinton, Lecture 6.5 (2012); A. Barakat, P. Bianchi,
 SIAM J. Optim. 2021; Su Jianlin, kexue.fm/archives/6234.
 """
@@ -43,6 +58,7 @@ from ._base import (
     MAXIMIZE,
     WEIGHT_DECAY,
     Hyperparameter,
+    HyperparameterError,
     Model,
     Optimizer,
     learning_rate,
@@ -180,6 +196,52 @@ def _coupled():
     )
 
 
+def _sign_parameters(hp):
+    if hp.get("centered"):
+        # v − ḡ² is the variance of g over the last 1/(1 − α) steps, which vanishes
+        # as lr -> 0 at fixed α: the limit is θ̇ = −g/ε, not a sign flow.
+        raise HyperparameterError(
+            "the sign model does not describe centered RMSprop (its denominator "
+            "tends to ε as lr -> 0); use the coupled model"
+        )
+    return {
+        "h": hp["lr"],
+        "eps": hp["eps"],
+        "speed": 1.0 / (1.0 - hp["momentum"]),
+    }
+
+
+def _sign_field(t, z, grad, ode):
+    g = grad(z)
+    return -ode["speed"] * g / (np.abs(g) + ode["eps"])
+
+
+def _sign_initial(theta0, grad, ode):
+    return np.array(theta0, dtype=float)
+
+
+def _sign_inverse(h, ode, hp):
+    return {**hp, "lr": h}  # alpha, eps and momentum stay fixed: regime B
+
+
+SIGN = Model(
+    name="sign",
+    ode="θ̇ = −g/(|g| + ε)/(1 − μ)",
+    time="t_k = k·lr,  alpha fixed",
+    scheme="explicit Euler on the sign flow after v has relaxed to g⊙g (order 1)",
+    order=1,
+    state=("θ",),
+    parameters=_sign_parameters,
+    field=_sign_field,
+    initial=_sign_initial,
+    inverse=_sign_inverse,
+    note="regime B (alpha fixed, lr -> 0): v is slaved to g⊙g; the start-up "
+    "v_k = (1 − α^k)g² moves θ an extra O(lr/(1 − α)), an O(h) transient; the field "
+    "is discontinuous where a component of g vanishes (Filippov sliding); not for "
+    "centered",
+)
+
+
 OPTIMIZERS = (
     Optimizer(
         name="rmsprop",
@@ -198,7 +260,7 @@ OPTIMIZERS = (
             ),
             MAXIMIZE,
         ),
-        models=(_coupled(),),
+        models=(_coupled(), SIGN),
         default_lr=lr_from_distance(1000.0),
         default_lr_rule="D/1000",
     ),
