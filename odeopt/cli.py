@@ -560,7 +560,7 @@ def _reference_options(function):
             "--method",
             default="auto",
             show_default=True,
-            help="Reference integrator: auto (DOP853, or LSODA once it proves stiff), "
+            help="Reference integrator: auto (DOP853, or Radau once it proves stiff), "
             "DOP853, RK45, RK23, Radau, BDF, LSODA.",
         ),
         click.option(
