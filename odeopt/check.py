@@ -127,8 +127,8 @@ def check_order(
     *,
     model: str | None = None,
     init: str = DEFAULT_INIT,
-    horizon: float = DEFAULT_HORIZON,
-    levels: int = DEFAULT_LEVELS,
+    horizon: float | None = None,
+    levels: int | None = None,
     h0: float | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     fit_levels: int | None = None,
@@ -151,10 +151,11 @@ def check_order(
     init : {"pytorch", "consistent"}
         The start-up of every discrete run (see :func:`odeopt.run`); the declared
         order may depend on it.
-    horizon : float
-        ODE time ``T`` of the comparison.
-    levels : int
-        Number of halvings: ``levels + 1`` step sizes ``h0, h0/2, ...``.
+    horizon : float, optional
+        ODE time ``T`` of the comparison (default: the model's regime, else 1).
+    levels : int, optional
+        Number of halvings: ``levels + 1`` step sizes ``h0, h0/2, ...`` (default: the
+        model's regime, else 6).
     h0 : float, optional
         The coarsest step; default the model's step at the given (or default)
         hyperparameters.
@@ -167,16 +168,26 @@ def check_order(
     method, rtol, atol
         The reference integrator.
     """
-    if levels < 2:
-        raise HyperparameterError(f"levels must be >= 2, got {levels}")
-    if not (horizon > 0 and math.isfinite(horizon)):
-        raise HyperparameterError(f"horizon must be a positive number, got {horizon}")
     if not (tolerance > 0):
         raise HyperparameterError(f"tolerance must be > 0, got {tolerance}")
     check_init(init)
     bound_surface = resolve_surface(surface, dim, surface_params, x0)
     base = resolve_optimizer(optimizer, bound_surface, hyperparameters)
     chosen = base.optimizer.model(model)
+    if chosen.check_regime is not None:
+        # the model's regime fills in what the user left unset
+        given = {k: v for k, v in base.hp.items() if hyperparameters.get(k) is not None}
+        regime = chosen.check_regime(given, bound_surface)
+        settings = {**regime.get("hp", {}), **hyperparameters}
+        base = resolve_optimizer(base.optimizer, bound_surface, settings)
+        horizon = regime.get("horizon") if horizon is None else horizon
+        levels = regime.get("levels") if levels is None else levels
+    horizon = DEFAULT_HORIZON if horizon is None else horizon
+    levels = DEFAULT_LEVELS if levels is None else levels
+    if levels < 2:
+        raise HyperparameterError(f"levels must be >= 2, got {levels}")
+    if not (horizon > 0 and math.isfinite(horizon)):
+        raise HyperparameterError(f"horizon must be a positive number, got {horizon}")
     start = check_start(x0, bound_surface)
     ode = chosen.parameters(base.full_hp)
     h0 = float(ode["h"]) if h0 is None else float(h0)

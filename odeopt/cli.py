@@ -754,12 +754,14 @@ def run_command(
 @click.option(
     "--horizon",
     type=float,
-    default=1.0,
-    show_default=True,
-    help="ODE time T of the comparison.",
+    default=None,
+    help="ODE time T of the comparison [default: the model's regime, else 1].",
 )
 @click.option(
-    "--levels", type=int, default=6, show_default=True, help="Number of step halvings."
+    "--levels",
+    type=int,
+    default=None,
+    help="Number of step halvings [default: the model's regime, else 6].",
 )
 @click.option(
     "--tolerance",
@@ -833,7 +835,8 @@ def check_command(
             method=method,
             rtol=rtol,
             atol=atol,
-            **bound.hp,
+            # only what the user set: the model's regime may choose the rest
+            **_collect_hyperparameters(lr, momentum, params),
         )
     except (HyperparameterError, RunError, ValueError) as error:
         raise InputError(str(error)) from None

@@ -182,6 +182,10 @@ class Model:
     needs_hessian : bool
         The field takes the effective Hessian as a fifth argument (modified
         equations such as ``θ̇ = −(g + (h/2)Hg)``).
+    check_regime : callable (given, surface) -> dict, optional
+        Where the model holds, for ``odeopt check``: given the hyperparameters the
+        user set, defaults for the others (``"hp"``) and for ``"horizon"`` and
+        ``"levels"`` (e.g. the over-damped limits need lr·L ≪ (1 − β)²).
     """
 
     name: str
@@ -198,6 +202,7 @@ class Model:
     start: Callable[..., tuple[float, np.ndarray]] | None = None
     note: str = ""
     needs_hessian: bool = False
+    check_regime: Callable[..., dict[str, Any]] | None = None
 
     def declared_order(self, hp: Mapping[str, Any]) -> float:
         """The order of agreement at these hyperparameters."""

@@ -329,6 +329,21 @@ _HIGH_RES_NOTE = (
     "PyTorch's b₁ = g₁ is an O(h) transient, order 1"
 )
 
+
+def _high_res_regime(given, surface):
+    # the O(h) corrections are measurable once lr·L is well inside the stable range
+    decay = float(given.get("weight_decay", 0.0))
+    return {"hp": {"lr": 0.3 / (surface.curvature() + decay)}, "levels": 7}
+
+
+def _overdamped_regime(given, surface):
+    # β fixed and lr·L ≪ (1 − β)²: the momentum relaxes long before θ moves
+    beta = float(given.get("momentum", 0.5))
+    decay = float(given.get("weight_decay", 0.0))
+    lr = 0.25 * (1.0 - beta) ** 2 / (surface.curvature() + decay)
+    return {"hp": {"momentum": beta, "lr": lr}}
+
+
 HEAVY_BALL_HIGH_RES = Model(
     name="high-res",
     ode="Ẍ + cẊ + e∇L(X) = 0",
@@ -341,6 +356,7 @@ HEAVY_BALL_HIGH_RES = Model(
     field=_heavy_ball_high_res_field,
     initial=_at_rest,
     inverse=_high_res_inverse,
+    check_regime=_high_res_regime,
     note=_HIGH_RES_NOTE.format(d=""),
 )
 
@@ -356,6 +372,7 @@ NESTEROV_HIGH_RES = Model(
     field=_nesterov_high_res_field,
     initial=_nesterov_at_rest,
     inverse=_high_res_inverse,
+    check_regime=_high_res_regime,
     note=_HIGH_RES_NOTE.format(d=", d = h(1 − ch/2)"),
 )
 
@@ -399,6 +416,7 @@ OVERDAMPED = Model(
     field=_overdamped_field,
     initial=_theta_initial,
     inverse=_overdamped_inverse,
+    check_regime=_overdamped_regime,
     note="gradient flow at the effective lr/(1 − β); β stays fixed as h → 0; it "
     "describes runs with lr·L ≪ (1 − β)² (L the curvature), not the default lr = 1/L",
 )
@@ -427,6 +445,7 @@ def _overdamped_modified(weight, ode, note):
         field=field,
         initial=_theta_initial,
         inverse=_overdamped_inverse,
+        check_regime=_overdamped_regime,
         note=note
         + "; order 2 with --init consistent (θ₋₁ = θ₀ − hF(θ₀), F this field), 1 "
         "from PyTorch's b₁ = g₁ (an O(h) shift); β fixed, for lr·L ≪ (1 − β)²",
