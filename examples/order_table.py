@@ -26,26 +26,28 @@ def main() -> None:
         "regime, e.g. the over-damped ones need lr·L ≪ (1 − β)²)",
     )
     args = parser.parse_args()
-    header = ["optimizer", "model", "declared"] + [
-        f"fitted on {s}" for s in args.surfaces
-    ]
+    header = ["optimizer", "model", "init", "declared"]
+    header += [f"fitted on {s}" for s in args.surfaces]
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
     for name in odeopt.optimizer_names():
-        models = odeopt.get_optimizer(name).models
-        for model in models if args.all else models[:1]:
-            cells, declared = [], None
-            for surface in args.surfaces:
-                result = check_order(name, surface, model=model.name)
-                declared = result.declared_order
-                mark = "" if result.passed else " (failed)"
-                cells.append(f"{result.fitted_order:.3f}{mark}")
-            row = [name, model.name, f"{declared:g}"] + cells
-            if args.markdown:
-                print("| " + " | ".join(row) + " |")
-            else:
-                print("".join(f"{c:<22}" for c in row))
+        optimizer = odeopt.get_optimizer(name)
+        models = optimizer.models if args.all else optimizer.models[:1]
+        both = args.all and hasattr(optimizer.kernels, "consistent_start")
+        for model in models:
+            for init in ("pytorch", "consistent") if both else ("pytorch",):
+                cells, declared = [], None
+                for surface in args.surfaces:
+                    result = check_order(name, surface, model=model.name, init=init)
+                    declared = result.declared_order
+                    mark = "" if result.passed else " (failed)"
+                    cells.append(f"{result.fitted_order:.3f}{mark}")
+                row = [name, model.name, init, f"{declared:g}"] + cells
+                if args.markdown:
+                    print("| " + " | ".join(row) + " |")
+                else:
+                    print("".join(f"{c:<22}" for c in row))
 
 
 if __name__ == "__main__":
