@@ -155,7 +155,11 @@ def solve(
                     atol=atol,
                 )
 
-        if method == "auto":
+        if method == "auto" and model.preferred_method is not None:
+            used = model.preferred_method
+            note = f"model {model.name} prefers {used} (stiff near minima)"
+            solution = integrate(used, rhs)
+        elif method == "auto":
             # DOP853 first; a stiff or sliding (sign-flow-like) problem makes it take
             # tiny steps for ever: past a budget, switch to Radau.
             budget = max(EVALUATION_FLOOR, int(STIFF_EVALUATIONS * (span[1] - span[0])))

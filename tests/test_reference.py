@@ -4,6 +4,7 @@ Linear flows on a quadratic are solved exactly by matrix exponentials; AdaGrad's
 on a separable quadratic conserves √S + λθ²/4 (brief §4.6).
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -164,7 +165,9 @@ def test_auto_method_switches_to_radau_when_stiff_and_agrees_with_lsoda():
     traj = odeopt.run("rmsprop", "rosenbrock", steps=3000)
     s = resolve_surface("rosenbrock")
     opt = resolve_optimizer("rmsprop", s, traj.meta["hyperparameters"])
-    auto = solve(opt, s, traj.theta[0], traj.t)
+    # the model's own hint (Radau) is bypassed to exercise the stiffness fallback
+    model = dataclasses.replace(opt.optimizer.model("coupled"), preferred_method=None)
+    auto = solve(opt, s, traj.theta[0], traj.t, model)
     lsoda = solve(opt, s, traj.theta[0], traj.t, method="LSODA")
     assert auto.info["method"] == "Radau"
     assert "stiff" in auto.info["stiffness_note"]
@@ -173,3 +176,40 @@ def test_auto_method_switches_to_radau_when_stiff_and_agrees_with_lsoda():
     np.testing.assert_allclose(auto.theta, lsoda.theta, rtol=0, atol=1e-8)
     gap = np.abs(auto.theta[-1] - traj.theta[-1]).max()
     assert gap > 1e4 * np.abs(auto.theta - lsoda.theta).max()
+
+
+def test_rmsprop_prefers_radau_and_a_long_reference_stays_fast():
+    traj = odeopt.run("rmsprop", "rosenbrock", steps=10_000, reference=True)
+    info = traj.meta["reference"]
+    assert info["method"] == "Radau" and "prefers" in info["stiffness_note"]
+    assert info["nfev"] < 100_000  # DOP853 needs millions here
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.5])
+def test_adagrad_is_exactly_semi_implicit_euler_with_step_lr_squared(tau):
+    """C42: S-first semi-implicit Euler on Ṡ = g⊙g, θ̇ = −g/(√S + ε′) with h = lr²,
+    S_ode = lr²·S, ε′ = lr·ε reproduces torch's AdaGrad step for step."""
+    lr, eps, steps = 0.2, 1e-3, 400
+
+    def grad(theta):  # product-loss, written independently
+        a, b = theta
+        return np.array([(a * b - 1) * b + 0.1 * a, (a * b - 1) * a])
+
+    h = lr * lr
+    theta, S = np.array([2.0, 0.3]), np.full(2, h * tau)
+    path = [theta.copy()]
+    for _ in range(steps):
+        g = grad(theta)
+        S = S + h * g * g  # S first ...
+        theta = theta - h * g / (np.sqrt(S) + lr * eps)  # ... then θ with the new S
+        path.append(theta.copy())
+    traj = odeopt.run(
+        "adagrad",
+        "product-loss",
+        lr=lr,
+        eps=eps,
+        steps=steps,
+        initial_accumulator_value=tau,
+    )
+    np.testing.assert_allclose(traj.theta, np.array(path), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(traj.t, h * np.arange(steps + 1), rtol=1e-14)

@@ -182,6 +182,9 @@ class Model:
     needs_hessian : bool
         The field takes the effective Hessian as a fifth argument (modified
         equations such as ``θ̇ = −(g + (h/2)Hg)``).
+    preferred_method : str, optional
+        The integrator ``auto`` starts with (e.g. ``"Radau"`` for models that turn
+        stiff near a minimum); default DOP853.
     check_regime : callable (given, surface) -> dict, optional
         Where the model holds, for ``odeopt check``: given the hyperparameters the
         user set, defaults for the others (``"hp"``) and for ``"horizon"`` and
@@ -203,6 +206,7 @@ class Model:
     note: str = ""
     needs_hessian: bool = False
     check_regime: Callable[..., dict[str, Any]] | None = None
+    preferred_method: str | None = None
 
     def declared_order(self, hp: Mapping[str, Any]) -> float:
         """The order of agreement at these hyperparameters."""

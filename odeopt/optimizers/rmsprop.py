@@ -191,6 +191,9 @@ def _coupled():
         initial=initial,
         inverse=inverse,
         start=start,
+        # near a minimum v tracks g⊙g and the field turns sign-flow-like and stiff:
+        # DOP853 needed 3.9e6 evaluations for 3000 steps on Rosenbrock, Radau 2.3e4
+        preferred_method="Radau",
         note="singular at v = 0, where PyTorch starts: the first step moves about "
         "lr/√(1 − alpha), an O(√h) transient, so the order is 1/2",
     )
