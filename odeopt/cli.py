@@ -858,6 +858,8 @@ def check_command(
             f"{result.ode}, horizon T = {result.horizon:g}, init {result.init}"
         )
         click.echo(f"reference: {result.reference['description']}")
+        if result.note:
+            click.echo(f"note: {result.note}")
         click.echo(result.table())
         click.echo(
             f"declared order {result.declared_order:g}, fitted "

@@ -187,9 +187,10 @@ def solve(
         else:
             solution = integrate(method, rhs)
         if solution.status != 0 or solution.y.shape[1] != distinct.size:
+            reached = solution.t[-1] if len(solution.t) else span[0]
             raise ReferenceError(
-                f"reference integrator {used} failed at t = {solution.t[-1]:.6g}: "
-                f"{solution.message}"
+                f"reference integrator {used} failed after t = {reached:.6g} (last "
+                f"sample reached; the flow may blow up): {solution.message}"
             )
         z[after] = solution.y.T[back]
         nfev = int(solution.nfev)

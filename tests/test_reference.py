@@ -213,3 +213,14 @@ def test_adagrad_is_exactly_semi_implicit_euler_with_step_lr_squared(tau):
     )
     np.testing.assert_allclose(traj.theta, np.array(path), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(traj.t, h * np.arange(steps + 1), rtol=1e-14)
+
+
+def test_check_shortens_the_horizon_when_runs_converge_to_rounding_level():
+    # GD reaches Himmelblau's minimum long before T = 1: every error would be ~1e-11.
+    result = check_order("gd", "himmelblau")
+    assert result.horizon < 1.0 and "shortened" in result.note
+    assert result.rows[0]["error"] > 1e-7
+    assert result.passed
+    explicit = check_order("gd", "himmelblau", horizon=1.0)  # the user's T is kept
+    assert explicit.horizon == 1.0 and explicit.note == ""
+    assert explicit.rows[0]["error"] < 1e-9
