@@ -876,6 +876,182 @@ def check_command(
         sys.exit(1)
 
 
+@cli.command("compare", context_settings=CONTEXT)
+@click.option(
+    "--optimizer",
+    "-o",
+    "optimizers",
+    multiple=True,
+    required=True,
+    type=RegistryName("optimizer"),
+    help="An optimizer (repeat for each).",
+)
+@click.option(
+    "--surface", "-s", required=True, type=RegistryName("surface"), help="Surface name."
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Hyperparameter for every optimizer that has it (repeatable).",
+)
+@click.option(
+    "--lr", type=float, default=None, help="Learning rate for every optimizer."
+)
+@click.option(
+    "--surface-param",
+    "surface_params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Surface parameter (repeatable).",
+)
+@click.option("--dim", type=int, default=None, help="Dimension of n-D surfaces.")
+@click.option("--x0", default=None, metavar="A,B,...", help="The common start point.")
+@click.option(
+    "--steps",
+    type=int,
+    default=10_000,
+    show_default=True,
+    help="Steps (of the first optimizer, with --align time).",
+)
+@click.option(
+    "--align",
+    type=click.Choice(["steps", "time"]),
+    default="steps",
+    show_default=True,
+    help="Same number of steps, or the same ODE time for every optimizer.",
+)
+@click.option(
+    "--tol",
+    type=float,
+    default=1e-6,
+    show_default=True,
+    help="Loss gap above the minimum that 'to tol' counts steps to.",
+)
+@click.option("--reference", is_flag=True, help="Also draw each optimizer's ODE.")
+@click.option(
+    "--plot", default=None, metavar="FILE", help="One figure: .png, .svg, .pdf."
+)
+@click.option("--out", default=None, metavar="FILE", help="The table: .json or .csv.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def compare_command(
+    optimizers,
+    surface,
+    params,
+    lr,
+    surface_params,
+    dim,
+    x0,
+    steps,
+    align,
+    tol,
+    reference,
+    plot,
+    out,
+    as_json,
+) -> None:
+    """Run several optimizers from the same start and compare them.
+
+    \b
+    Examples:
+      odeopt compare -o gd -o momentum -o nesterov -o adam -s rosenbrock --plot cmp.png
+      odeopt compare -o gd -o momentum -s quadratic --surface-param kappa=100 --align time
+    """
+    from pathlib import Path
+
+    from .compare import compare
+    from .optimizers._base import HyperparameterError
+    from .stepper import RunError
+    from .surfaces._base import SurfaceError
+    from .trajectory import dumps
+
+    plot_path = _check_plot_path(plot)
+    if out is not None and Path(out).suffix.lower() not in (".json", ".csv"):
+        raise InputError(
+            f"cannot write {out!r}: unknown extension (valid: .json, .csv)"
+        )
+    if out is not None:
+        from .trajectory import OutputError, check_output_path
+
+        try:
+            check_output_path(Path(out).with_suffix(".json"))
+        except OutputError as error:
+            raise InputError(str(error).replace(".json", Path(out).suffix)) from None
+    surface_spec = __import__("odeopt.registry", fromlist=["_"]).get_surface(surface)
+    known = {p.name: p for p in surface_spec.params}
+    try:
+        values = {}
+        for key, text in _assignments(surface_params, "--surface-param").items():
+            if key not in known:
+                raise SurfaceError(
+                    f"surface {surface} has no parameter {key!r} "
+                    f"(valid: {', '.join(known) or 'none'})"
+                )
+            values[key] = known[key].parse(text)
+        result = compare(
+            list(optimizers),
+            surface,
+            steps=steps,
+            align=align,
+            tol=tol,
+            x0=_parse_x0(x0),
+            dim=dim,
+            surface_params=values,
+            hyperparameters=_collect_hyperparameters(lr, None, params),
+            reference=reference,
+        )
+    except (SurfaceError, HyperparameterError, RunError) as error:
+        raise InputError(str(error)) from None
+    if out is not None:
+        path = Path(out)
+        tmp = path.with_name(f".{path.name}.tmp")
+        if path.suffix.lower() == ".json":
+            tmp.write_text(
+                dumps({"align": align, "tol": tol, "rows": result.rows}) + "\n"
+            )
+        else:
+            keys = [
+                "optimizer",
+                "lr",
+                "steps_done",
+                "t_final",
+                "final_loss",
+                "steps_to_tol",
+                "status",
+            ]
+            lines = [",".join(keys)] + [
+                ",".join("" if r[k] is None else str(r[k]) for k in keys)
+                for r in result.rows
+            ]
+            tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(path)
+    if plot_path is not None:
+        from .plotting import plot_compare, save
+        from .stepper import resolve_surface
+
+        bound = resolve_surface(surface, result.trajectories[0].dim, values)
+        save(
+            plot_compare(
+                result.trajectories, bound, x="t" if align == "time" else "step"
+            ),
+            plot_path,
+        )
+    if as_json:
+        click.echo(
+            dumps({"align": align, "tol": tol, "rows": result.rows}, ensure_ascii=False)
+        )
+        return
+    click.echo(
+        f"{len(result.rows)} optimizers on {surface}, same start, align {align}; "
+        f"'to tol': first step with loss within {tol:g} of the minimum"
+    )
+    click.echo(result.table())
+    for label_, value in (("saved", out), ("drawn", plot_path)):
+        if value:
+            click.echo(f"{label_}: {value}")
+
+
 @cli.command("plot", context_settings=CONTEXT)
 @click.argument("saved", metavar="SAVED")
 @click.option(

@@ -529,3 +529,31 @@ def energy(traj: Trajectory, ax: Axes | None = None) -> Axes:
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
+
+
+def plot_compare(
+    trajs: Sequence[Trajectory], surface: BoundSurface, x: str = "t"
+) -> Figure:
+    """Several runs on one contour (2-D) or θ/coordinates panel, plus their losses."""
+    figure = new_figure(11.5, 4.8)
+    left, right = figure.subplots(1, 2, width_ratios=(1.15, 1))
+    if surface.dim == 2:
+        contour(surface, left)
+        for i, traj in enumerate(trajs):
+            path(traj, left, index=i)
+            _fit_view(left, traj, surface)
+        left.legend(loc="upper left", fontsize=7, framealpha=0.85)
+    else:
+        for i, traj in enumerate(trajs):
+            xs = traj.t if x == "t" else traj.step
+            left.plot(xs, traj.theta[:, 0], lw=1.4, label=label(traj), **style(i))
+        left.set_xlabel("ODE time t" if x == "t" else "step k")
+        left.set_ylabel("θ₀")
+        left.legend(fontsize=7)
+        left.grid(alpha=0.3)
+    loss_curve(list(trajs), right, x=x, surface=surface)
+    right.legend(fontsize=7)
+    figure.suptitle(
+        f"{len(trajs)} optimizers on {surface.name} from the same start", fontsize=10
+    )
+    return figure

@@ -1,0 +1,127 @@
+"""Several optimizers from the same start on the same surface, side by side.
+
+``align="steps"`` gives every optimizer the same number of steps; ``align="time"`` the
+same ODE time (each optimizer's clock differs: t = k·lr for gd, k·√lr for momentum,
+k·lr² for AdaGrad), which is the fair comparison of their continuous models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .optimizers._base import HyperparameterError
+from .registry import get_optimizer
+from .stepper import RunError, check_start, resolve_surface, run
+from .trajectory import Trajectory
+
+
+@dataclass
+class Comparison:
+    """Runs of several optimizers and their summary rows."""
+
+    trajectories: list[Trajectory]
+    rows: list[dict[str, Any]]
+    align: str
+    tol: float
+
+    def table(self) -> str:
+        """Readable table."""
+        head = (
+            f"{'optimizer':<10} {'lr':>10} {'steps':>8} {'ODE time':>10} "
+            f"{'final loss':>12} {'to tol':>8}  status"
+        )
+        lines = [head]
+        for r in self.rows:
+            reach = "—" if r["steps_to_tol"] is None else str(r["steps_to_tol"])
+            lines.append(
+                f"{r['optimizer']:<10} {r['lr']:>10.4g} {r['steps_done']:>8d} "
+                f"{r['t_final']:>10.4g} {r['final_loss']:>12.5g} {reach:>8}  {r['status']}"
+            )
+        return "\n".join(lines)
+
+
+def steps_to(traj: Trajectory, threshold: float) -> int | None:
+    """First recorded step whose loss is at most ``threshold`` (None if never)."""
+    hit = np.nonzero(traj.loss <= threshold)[0]
+    return int(traj.step[hit[0]]) if hit.size else None
+
+
+def compare(
+    optimizers: Sequence[str],
+    surface: str,
+    *,
+    steps: int = 10_000,
+    align: str = "steps",
+    tol: float = 1e-6,
+    x0: Any = None,
+    dim: int | None = None,
+    surface_params: Mapping[str, Any] | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+    reference: bool = False,
+) -> Comparison:
+    """Run ``optimizers`` on ``surface`` from one start.
+
+    ``hyperparameters`` apply to every optimizer that has them (at least one must).
+    With ``align="time"``, the first optimizer takes ``steps`` steps and the others as
+    many as reach the same ODE time.  ``tol`` is the loss gap above the known minimum
+    (or above 0) that "steps to tol" counts to.
+    """
+    if len(optimizers) < 1:
+        raise RunError("give at least one optimizer")
+    if align not in ("steps", "time"):
+        raise RunError(f"align must be steps or time, got {align!r}")
+    if not tol > 0:
+        raise RunError(f"tol must be > 0, got {tol}")
+    bound_surface = resolve_surface(surface, dim, surface_params, x0)
+    start = check_start(x0, bound_surface)
+    hyperparameters = dict(hyperparameters or {})
+    specs = [get_optimizer(name) for name in optimizers]
+    unused = [k for k in hyperparameters if not any(k in s.names() for s in specs)]
+    if unused:
+        raise HyperparameterError(
+            f"no optimizer given has hyperparameter {unused[0]!r}"
+        )
+    bounds = []
+    for spec in specs:
+        own = {k: v for k, v in hyperparameters.items() if k in spec.names()}
+        bounds.append(spec.bind(bound_surface, **own))
+    horizon = None
+    trajs = []
+    for bound in bounds:
+        n = steps
+        if align == "time":
+            model = bound.optimizer.default_model
+            if horizon is None:
+                horizon = float(model.step_times(np.array([steps]), bound.full_hp)[0])
+            h = float(model.step_times(np.array([1]), bound.full_hp)[0])
+            n = max(1, round(horizon / h))
+        trajs.append(
+            run(
+                bound,
+                bound_surface,
+                x0=start,
+                steps=n,
+                reference=reference,
+                record_every=max(1, n // 20_000),
+            )
+        )
+    floor = min((m.value for m in bound_surface.minima), default=0.0)
+    rows = []
+    for bound, traj in zip(bounds, trajs, strict=True):
+        rows.append(
+            {
+                "optimizer": bound.name,
+                "lr": bound.hp["lr"],
+                "hyperparameters": dict(bound.hp),
+                "steps_done": traj.steps_done,
+                "t_final": float(traj.t[-1]),
+                "final_loss": traj.final_loss,
+                "steps_to_tol": steps_to(traj, floor + tol),
+                "status": traj.status.value,
+            }
+        )
+    return Comparison(trajectories=trajs, rows=rows, align=align, tol=tol)
