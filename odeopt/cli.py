@@ -359,6 +359,23 @@ def _collect_hyperparameters(lr, momentum, params) -> dict[str, Any]:
     return hp
 
 
+def _surface_values(surface: str, surface_params) -> dict[str, Any]:
+    """Parse ``--surface-param NAME=VALUE`` options (SurfaceError on a bad one)."""
+    from .registry import get_surface
+    from .surfaces._base import SurfaceError
+
+    known = {p.name: p for p in get_surface(surface).params}
+    values = {}
+    for key, text in _assignments(surface_params, "--surface-param").items():
+        if key not in known:
+            valid = ", ".join(known) or "none"
+            raise SurfaceError(
+                f"surface {surface} has no parameter {key!r} (valid: {valid})"
+            )
+        values[key] = known[key].parse(text)
+    return values
+
+
 def _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0):
     """Bind the surface and the optimizer from command-line strings (InputError)."""
     from .optimizers._base import HyperparameterError
@@ -366,17 +383,8 @@ def _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0):
     from .surfaces._base import SurfaceError
 
     surface_spec = get_surface(surface)
-    raw = _assignments(surface_params, "--surface-param")
-    known = {p.name: p for p in surface_spec.params}
     try:
-        values = {}
-        for key, text in raw.items():
-            if key not in known:
-                valid = ", ".join(known) or "none"
-                raise SurfaceError(
-                    f"surface {surface} has no parameter {key!r} (valid: {valid})"
-                )
-            values[key] = known[key].parse(text)
+        values = _surface_values(surface, surface_params)
         if dim is not None and dim < 1:
             raise SurfaceError(f"--dim must be >= 1, got {dim}")
         start = _parse_x0(x0)
@@ -978,17 +986,8 @@ def compare_command(
             check_output_path(Path(out).with_suffix(".json"))
         except OutputError as error:
             raise InputError(str(error).replace(".json", Path(out).suffix)) from None
-    surface_spec = __import__("odeopt.registry", fromlist=["_"]).get_surface(surface)
-    known = {p.name: p for p in surface_spec.params}
     try:
-        values = {}
-        for key, text in _assignments(surface_params, "--surface-param").items():
-            if key not in known:
-                raise SurfaceError(
-                    f"surface {surface} has no parameter {key!r} "
-                    f"(valid: {', '.join(known) or 'none'})"
-                )
-            values[key] = known[key].parse(text)
+        values = _surface_values(surface, surface_params)
         result = compare(
             list(optimizers),
             surface,

@@ -415,6 +415,20 @@ RULE_LEGEND = (
 )
 
 
+def sign_regime(betas: tuple[tuple[str, float], ...], horizon: float = 0.1):
+    """``check_regime`` of the sign-flow limits (moment decays fixed, lr → 0).
+
+    The moment averages must relax within a tenth of the horizon, and the horizon must
+    end before the flow reaches a switching surface (a component of g vanishing).
+    """
+
+    def regime(given: Mapping[str, Any], surface: BoundSurface) -> dict[str, Any]:
+        slowest = max(float(given.get(name, default)) for name, default in betas)
+        return {"hp": {"lr": 0.1 * horizon * (1.0 - slowest)}, "horizon": horizon}
+
+    return regime
+
+
 def lr_from_distance(divisor: float):
     """The default-lr rule ``D/divisor`` (see :func:`distance_scale`)."""
 

@@ -82,6 +82,7 @@ from ._base import (
     Optimizer,
     learning_rate,
     lr_from_distance,
+    sign_regime,
 )
 
 HYPERPARAMETERS = (
@@ -238,17 +239,6 @@ def _sign_inverse(h, ode, hp):
     return {**hp, "lr": h}  # beta1, beta2, eps, weight_decay fixed: regime B
 
 
-_BETAS = (("beta1", 0.9), ("beta2", 0.999))
-
-
-def _sign_regime(given, surface):
-    # β fixed, lr → 0: the averages must relax within a tenth of the horizon, and the
-    # horizon must end before the flow reaches a switching surface (g_i = 0)
-    horizon = 0.1
-    slowest = max(float(given.get(name, default)) for name, default in _BETAS)
-    return {"hp": {"lr": 0.1 * horizon * (1.0 - slowest)}, "horizon": horizon}
-
-
 SIGN = Model(
     name="sign",
     ode="θ̇ = −g/(|g| + ε) − w_d·θ  (amsgrad: −g/(√M + ε), M = path max of g⊙g)",
@@ -260,7 +250,7 @@ SIGN = Model(
     field=_sign_field,
     initial=_sign_initial,
     inverse=_sign_inverse,
-    check_regime=_sign_regime,
+    check_regime=sign_regime((("beta1", 0.9), ("beta2", 0.999))),
     note="regime B (betas fixed, lr -> 0): m̂ and v̂ lag g by O(1/(1 − β)) steps, an "
     "O(h) error; the field is discontinuous where a component of g vanishes "
     "(Filippov sliding; the reference needs a stiff integrator there); with amsgrad "

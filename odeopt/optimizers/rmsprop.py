@@ -63,6 +63,7 @@ from ._base import (
     Optimizer,
     learning_rate,
     lr_from_distance,
+    sign_regime,
     sqrt_start_travel,
 )
 
@@ -227,17 +228,6 @@ def _sign_inverse(h, ode, hp):
     return {**hp, "lr": h}  # alpha, eps and momentum stay fixed: regime B
 
 
-_BETAS = (("alpha", 0.99),)
-
-
-def _sign_regime(given, surface):
-    # β fixed, lr → 0: the averages must relax within a tenth of the horizon, and the
-    # horizon must end before the flow reaches a switching surface (g_i = 0)
-    horizon = 0.1
-    slowest = max(float(given.get(name, default)) for name, default in _BETAS)
-    return {"hp": {"lr": 0.1 * horizon * (1.0 - slowest)}, "horizon": horizon}
-
-
 SIGN = Model(
     name="sign",
     ode="θ̇ = −g/(|g| + ε)/(1 − μ)",
@@ -249,7 +239,7 @@ SIGN = Model(
     field=_sign_field,
     initial=_sign_initial,
     inverse=_sign_inverse,
-    check_regime=_sign_regime,
+    check_regime=sign_regime((("alpha", 0.99),)),
     note="regime B (alpha fixed, lr -> 0): v is slaved to g⊙g; the start-up "
     "v_k = (1 − α^k)g² moves θ an extra O(lr/(1 − α)), an O(h) transient; the field "
     "is discontinuous where a component of g vanishes (Filippov sliding); not for "
