@@ -219,6 +219,11 @@ def label(traj: Trajectory) -> str:
     return f"{meta.get('optimizer', '?')} ({', '.join(shown)})"
 
 
+def _mark_start(ax: Axes, x: float, y: float, color: str) -> None:
+    """The start point: a hollow circle in the trajectory's colour."""
+    ax.plot(x, y, marker="o", ms=8, mfc="white", mec=color, mew=2, ls="none", zorder=6)
+
+
 def path(
     traj: Trajectory,
     ax: Axes,
@@ -246,17 +251,7 @@ def path(
             ms=3,
             label=label(traj),
         )
-        ax.plot(
-            theta[0, 0],
-            loss[0],
-            marker="o",
-            ms=8,
-            mfc="white",
-            mec=st["color"],
-            mew=2,
-            ls="none",
-            zorder=6,
-        )
+        _mark_start(ax, theta[0, 0], loss[0], st["color"])
         if reference and traj.ref_theta is not None:
             ax.plot(
                 traj.ref_theta[:, 0],
@@ -291,17 +286,7 @@ def path(
         label=label(traj),
         zorder=3,
     )
-    ax.plot(
-        theta[0, 0],
-        theta[0, 1],
-        marker="o",
-        ms=8,
-        mfc="white",
-        mec=st["color"],
-        mew=2,
-        ls="none",
-        zorder=6,
-    )
+    _mark_start(ax, theta[0, 0], theta[0, 1], st["color"])
     ax.plot(
         theta[-1, 0],
         theta[-1, 1],

@@ -244,9 +244,11 @@ class Optimizer:
         Cross-parameter validation (e.g. Nesterov needs zero dampening).
     default_lr : callable (BoundSurface, hp) -> float
         The learning rate used when none is given.
-    default_lr_rule : str
+    default_lr_rule : str, optional
         That rule as a formula in ``L`` (the surface's curvature,
-        :meth:`BoundSurface.curvature`) and ``D`` (:func:`distance_scale`).
+        :meth:`BoundSurface.curvature`) and ``D`` (:func:`distance_scale`); taken
+        from ``default_lr.rule`` (:func:`lr_from_curvature`, :func:`lr_from_distance`)
+        when not given.
     """
 
     name: str
@@ -256,9 +258,16 @@ class Optimizer:
     hyperparameters: Sequence[Hyperparameter]
     models: Sequence[Model]
     default_lr: Callable[[BoundSurface, Mapping[str, Any]], float]
-    default_lr_rule: str
+    default_lr_rule: str = ""
     fixed: Mapping[str, float] = field(default_factory=dict)
     check: Callable[[Mapping[str, Any]], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.default_lr_rule:
+            rule = getattr(self.default_lr, "rule", "")
+            if not rule:
+                raise ValueError(f"optimizer {self.name}: state the default-lr rule")
+            object.__setattr__(self, "default_lr_rule", rule)
 
     @property
     def kernels(self) -> ModuleType:
@@ -429,12 +438,27 @@ def sign_regime(betas: tuple[tuple[str, float], ...], horizon: float = 0.1):
     return regime
 
 
+def lr_from_curvature(divisor: float = 1.0):
+    """The default-lr rule ``1/(divisor·(L + weight_decay))``; its text is ``.rule``."""
+
+    def default_lr(surface: BoundSurface, hp: Mapping[str, Any]) -> float:
+        return 1.0 / (divisor * (surface.curvature() + hp.get("weight_decay", 0.0)))
+
+    default_lr.rule = (
+        "1/(L + weight_decay)"
+        if divisor == 1.0
+        else f"1/({divisor:g}(L + weight_decay))"
+    )
+    return default_lr
+
+
 def lr_from_distance(divisor: float):
-    """The default-lr rule ``D/divisor`` (see :func:`distance_scale`)."""
+    """The default-lr rule ``D/divisor`` (see :func:`distance_scale`); text ``.rule``."""
 
     def default_lr(surface: BoundSurface, hp: Mapping[str, Any]) -> float:
         return distance_scale(surface) / divisor
 
+    default_lr.rule = f"D/{divisor:g}"
     return default_lr
 
 

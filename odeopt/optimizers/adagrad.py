@@ -175,6 +175,5 @@ OPTIMIZERS = (
         ),
         models=(FLOW,),
         default_lr=lr_from_distance(20.0),
-        default_lr_rule="D/20",
     ),
 )

@@ -259,9 +259,6 @@ SIGN = Model(
 )
 
 
-_RULE = "D/1000"
-
-
 def _hyperparameters(weight_decay_default, doc, decoupled=()):
     return (
         learning_rate(),
@@ -300,7 +297,6 @@ OPTIMIZERS = (
         ),
         models=(COUPLED, SIGN),
         default_lr=lr_from_distance(1000.0),
-        default_lr_rule=_RULE,
     ),
     Optimizer(
         name="adamw",
@@ -311,6 +307,5 @@ OPTIMIZERS = (
         fixed={"decoupled_weight_decay": 1.0},
         models=(COUPLED, SIGN),
         default_lr=lr_from_distance(1000.0),
-        default_lr_rule=_RULE,
     ),
 )

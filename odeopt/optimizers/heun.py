@@ -38,6 +38,7 @@ from ._base import (
     Model,
     Optimizer,
     learning_rate,
+    lr_from_curvature,
 )
 
 HYPERPARAMETERS = ("lr", "weight_decay", "maximize")
@@ -114,10 +115,6 @@ FLOW = Model(
 )
 
 
-def _one_over_curvature(surface, hp):
-    return 1.0 / (surface.curvature() + hp.get("weight_decay", 0.0))
-
-
 OPTIMIZERS = (
     Optimizer(
         name="heun",
@@ -127,7 +124,6 @@ OPTIMIZERS = (
         "θ ← p̃ − lr/2·(g(p̃) − g(θ)))",
         hyperparameters=(learning_rate("learning rate ε"), WEIGHT_DECAY, MAXIMIZE),
         models=(FLOW,),
-        default_lr=_one_over_curvature,
-        default_lr_rule="1/(L + weight_decay)",
+        default_lr=lr_from_curvature(),
     ),
 )

@@ -61,6 +61,7 @@ from ._base import (
     Model,
     Optimizer,
     learning_rate,
+    lr_from_curvature,
 )
 
 HYPERPARAMETERS = ("lr", "r", "weight_decay", "maximize")
@@ -150,10 +151,6 @@ SBC = Model(
 )
 
 
-def _default_lr(surface, hp):
-    return 1.0 / (25.0 * (surface.curvature() + hp.get("weight_decay", 0.0)))
-
-
 OPTIMIZERS = (
     Optimizer(
         name="nag-c",
@@ -170,7 +167,6 @@ OPTIMIZERS = (
             MAXIMIZE,
         ),
         models=(SBC,),
-        default_lr=_default_lr,
-        default_lr_rule="1/(25(L + weight_decay))",
+        default_lr=lr_from_curvature(25.0),
     ),
 )

@@ -267,6 +267,5 @@ OPTIMIZERS = (
         ),
         models=(_coupled(), SIGN),
         default_lr=lr_from_distance(1000.0),
-        default_lr_rule="D/1000",
     ),
 )

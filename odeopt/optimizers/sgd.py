@@ -83,6 +83,7 @@ from ._base import (
     Model,
     Optimizer,
     learning_rate,
+    lr_from_curvature,
 )
 
 HYPERPARAMETERS = (
@@ -465,12 +466,6 @@ NESTEROV_OVERDAMPED_MODIFIED = _overdamped_modified(
 )
 
 
-def _one_over_curvature(surface, hp):
-    return 1.0 / (surface.curvature() + hp.get("weight_decay", 0.0))
-
-
-_RULE = "1/(L + weight_decay)"
-
 MOMENTUM = Hyperparameter("momentum", 0.9, "momentum β", low=0.0)
 DAMPENING = Hyperparameter("dampening", 0.0, "dampening τ of the buffer update")
 
@@ -492,8 +487,7 @@ OPTIMIZERS = (
         hyperparameters=(learning_rate(), WEIGHT_DECAY, MAXIMIZE),
         fixed={"momentum": 0.0, "dampening": 0.0, "nesterov": 0.0, "buffer_given": 0.0},
         models=(GRADIENT_FLOW, MODIFIED_FLOW),
-        default_lr=_one_over_curvature,
-        default_lr_rule=_RULE,
+        default_lr=lr_from_curvature(),
     ),
     Optimizer(
         name="momentum",
@@ -508,8 +502,7 @@ OPTIMIZERS = (
             OVERDAMPED,
             HEAVY_BALL_OVERDAMPED_MODIFIED,
         ),
-        default_lr=_one_over_curvature,
-        default_lr_rule=_RULE,
+        default_lr=lr_from_curvature(),
     ),
     Optimizer(
         name="nesterov",
@@ -524,8 +517,7 @@ OPTIMIZERS = (
             OVERDAMPED,
             NESTEROV_OVERDAMPED_MODIFIED,
         ),
-        default_lr=_one_over_curvature,
-        default_lr_rule=_RULE,
+        default_lr=lr_from_curvature(),
         check=_check_nesterov,
     ),
 )
