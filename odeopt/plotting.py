@@ -10,6 +10,7 @@ curve also gets its own line style.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -493,26 +494,120 @@ def surface_3d(
     return ax
 
 
-def energy(traj: Trajectory, ax: Axes | None = None) -> Axes:
-    """Energy or Lyapunov curve along the reference solution, where the model has one.
+def lyapunov_values(
+    traj: Trajectory, surface: BoundSurface | None = None
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """The model's energy or Lyapunov function along the reference and the iterates.
 
-    Heavy ball (``low-res``): E = ½‖u‖² + L, which friction makes non-increasing.
+    Returns ``(E_reference, E_iterates, formula)``.  Along the reference the velocity
+    is the ODE state's own; for the iterates it is the backward difference
+    (θ_k − θ_{k−1})/(t_k − t_{k−1}) (``E_iterates[0]`` uses velocity 0, the start at
+    rest).  ``L*`` and ``x*`` are the known minimum nearest the reference's end.
+
+    Raises
+    ------
+    ValueError
+        If the model has no such function, the run has no reference state, the
+        objective is changed by ``weight_decay`` or ``maximize``, or the surface has
+        no known minimum.
+    """
+    from .registry import get_optimizer
+    from .stepper import resolve_surface
+
+    meta = traj.meta
+    name = meta.get("model", {}).get("name")
+    optimizer = get_optimizer(meta["optimizer"])
+    model = next((m for m in optimizer.models if m.name == name), None)
+    if model is None or model.lyapunov is None:
+        have = sorted(
+            f"{o.name}/{m.name}"
+            for o in _all_optimizers()
+            for m in o.models
+            if m.lyapunov is not None
+        )
+        raise ValueError(
+            f"no energy or Lyapunov function is known for {meta['optimizer']}/{name}; "
+            f"models that have one: {', '.join(have)}"
+        )
+    if traj.ref_state is None:
+        raise ValueError(
+            "energy curves need the reference ODE state: run with reference=True "
+            "(it is not stored in saved files)"
+        )
+    hp = meta["hyperparameters"]
+    if hp.get("weight_decay", 0.0) or hp.get("maximize", False):
+        raise ValueError(
+            "energy curves are for the plain loss: weight_decay must be 0 and "
+            "maximize off"
+        )
+    if surface is None:
+        surface = resolve_surface(
+            meta["surface"], meta["dim"], meta.get("surface_params") or {}
+        )
+    best = surface.nearest_minimum(traj.ref_theta[-1])
+    if best is None:
+        raise ValueError(
+            f"energy curves need a known minimum; {surface.name} has none"
+        )
+    dim = traj.dim
+    ode = meta["model"]["parameters"]
+    velocity = traj.ref_state[:, dim : 2 * dim]
+    e_ref = model.lyapunov(
+        traj.t, traj.ref_theta, velocity, traj.ref_loss - best.value, best.theta, ode
+    )
+    e_it = None
+    if np.all(np.isfinite(traj.theta)) and len(traj.t) > 1:
+        v = np.zeros_like(traj.theta)
+        v[1:] = np.diff(traj.theta, axis=0) / np.diff(traj.t)[:, None]
+        e_it = model.lyapunov(
+            traj.t, traj.theta, v, traj.loss - best.value, best.theta, ode
+        )
+    return e_ref, e_it, model.lyapunov_text
+
+
+def _all_optimizers():
+    from .registry import optimizers
+
+    return optimizers().values()
+
+
+def energy(
+    traj: Trajectory,
+    ax: Axes | None = None,
+    surface: BoundSurface | None = None,
+    iterates: bool = True,
+) -> Axes:
+    """Energy or Lyapunov curve of the model, where it has one (log scale).
+
+    Heavy ball and Nesterov (``low-res``): E = ½‖θ̇‖² + L − L*, which friction makes
+    non-increasing.  NAG-C (``sbc``): Su–Boyd–Candès' t²(L − L*) + 2‖θ − x* + tθ̇/2‖²
+    (r = 3; its generalisation for other r), non-increasing on convex losses, which
+    gives L − L* ≤ 2‖x₀ − x*‖²/t².  The reference curve uses the ODE's own
+    velocity; ``iterates`` adds the same function on the discrete iterates with
+    backward-difference velocities.  See :func:`lyapunov_values`.
     """
     ax = _axes(ax)
-    model = traj.meta.get("model", {})
-    if traj.ref_theta is None:
-        raise ValueError("energy curves need a run with the reference (--reference)")
-    if model.get("name") != "low-res":
-        raise ValueError(f"no energy function is known for model {model.get('name')!r}")
-    # velocity of the reference curve by differences in ODE time
-    u = np.gradient(traj.ref_theta, traj.t, axis=0)
-    E = 0.5 * np.sum(u * u, axis=1) + traj.ref_loss
-    ax.plot(traj.t, E, color=PALETTE[0], lw=1.6, label="E = ½‖θ̇‖² + L")
+    e_ref, e_it, text = lyapunov_values(traj, surface)
+    model = traj.meta["model"]["name"]
+    ax.plot(traj.t, e_ref, color="k", lw=1.6, label=f"ODE ({model}), its own velocity")
+    if iterates and e_it is not None:
+        stride = max(1, len(traj.t) // 80)
+        ax.plot(
+            traj.t[::stride],
+            e_it[::stride],
+            ls="none",
+            marker="o",
+            ms=3.5,
+            color=PALETTE[0],
+            label=f"{label(traj)} (velocity by backward difference)",
+        )
     ax.set_xlabel("ODE time t")
-    ax.set_ylabel("energy")
-    ax.set_yscale("log" if np.all(E > 0) else "linear")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    ax.set_ylabel("energy / Lyapunov function")
+    shown = e_ref if e_it is None or not iterates else np.concatenate([e_ref, e_it])
+    ax.set_yscale("log" if np.all(shown > 0) else "linear")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title("\n".join(textwrap.wrap(text, 95)), fontsize=7.5)
     return ax
 
 

@@ -458,7 +458,7 @@ def add_reference(traj, bound, bound_surface, model, method, rtol, atol) -> None
         rtol=rtol,
         atol=atol,
     )
-    traj.ref_theta, traj.ref_loss = ref.theta, ref.loss
+    traj.ref_theta, traj.ref_loss, traj.ref_state = ref.theta, ref.loss, ref.z
     gap = discrepancy(traj.theta, ref.theta)
     traj.meta["reference"] = {
         **ref.info,

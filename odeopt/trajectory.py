@@ -133,6 +133,10 @@ class Trajectory:
         Every setting, the model and its ODE parameters, timings and versions.
     ref_theta, ref_loss : ndarray or None
         The reference ODE solution at the same ``t`` (``--reference``).
+    ref_state : ndarray or None
+        The reference's whole ODE state at the same ``t`` (θ and the model's
+        auxiliary variables, e.g. the velocity), kept in memory only: it is not
+        written to files.
     """
 
     step: np.ndarray
@@ -144,6 +148,7 @@ class Trajectory:
     meta: dict[str, Any] = field(default_factory=dict)
     ref_theta: np.ndarray | None = None
     ref_loss: np.ndarray | None = None
+    ref_state: np.ndarray | None = field(default=None, repr=False)
 
     # -- convenience ----------------------------------------------------------------
     @property

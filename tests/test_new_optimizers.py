@@ -37,6 +37,7 @@ import pytest
 from scipy.special import gamma, jv
 
 import odeopt
+from odeopt import plotting
 from odeopt.check import check_order
 from odeopt.optimizers import HyperparameterError
 from odeopt.reference import solve
@@ -417,3 +418,37 @@ def test_c41_adam_approaches_the_sign_flow_at_order_one():
     # after the start-up transient (m̂, v̂ lag g by ~1/(1 − β) steps): order 1
     np.testing.assert_allclose(local[1:], 1.0, atol=0.05)
     assert local[0] < local[1]  # the transient: η = 1e-3 is not yet asymptotic
+
+
+def test_c38_sbc_lyapunov_matches_the_bessel_closed_form_and_decreases():
+    # f = ½x², x₀ = 1, r = 3: X = 2J₁(t)/t, Ẋ = −2J₂(t)/t, and SBC's
+    # E = t²f(X) + 2(X + tẊ/2)² is non-increasing, so t²f/(2x₀²) ≤ 1.
+    traj = odeopt.run(
+        "nag-c",
+        "quadratic",
+        x0=[1.0],
+        surface_params={"eigenvalues": (1.0,)},
+        lr=1e-4,
+        steps=1000,
+        reference=True,
+    )
+    e_ref, e_iterates, _ = plotting.lyapunov_values(traj)
+    t = traj.t[1:]
+    x, v = 2 * jv(1, t) / t, -2 * jv(2, t) / t
+    exact = t**2 * 0.5 * x**2 + 2 * (x + t * v / 2) ** 2
+    np.testing.assert_allclose(e_ref[1:], exact, rtol=1e-8, atol=1e-10)
+    assert e_ref[0] == pytest.approx(2.0)  # 2‖x₀ − x*‖² at t = 0
+    assert np.all(np.diff(e_ref) <= 1e-12)
+    bound = traj.t**2 * traj.ref_loss / 2.0
+    # brief: max 0.339 ≤ 1 (it is max J₁² = 0.3386, near t = 1.84)
+    assert np.max(bound) == pytest.approx(0.339, abs=5e-4)
+    assert e_iterates is not None and e_iterates[0] == pytest.approx(2.0)
+
+
+def test_lyapunov_refuses_models_without_one():
+    traj = odeopt.run("gd", "booth", steps=10, reference=True)
+    with pytest.raises(ValueError, match="nag-c/sbc"):
+        plotting.lyapunov_values(traj)
+    plain = odeopt.run("nag-c", "booth", steps=10)
+    with pytest.raises(ValueError, match="reference"):
+        plotting.lyapunov_values(plain)

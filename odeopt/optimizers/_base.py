@@ -189,6 +189,12 @@ class Model:
         Where the model holds, for ``odeopt check``: given the hyperparameters the
         user set, defaults for the others (``"hp"``) and for ``"horizon"`` and
         ``"levels"`` (e.g. the over-damped limits need lr·L ≪ (1 − β)²).
+    lyapunov : callable (t, theta, velocity, gap, x_star, ode) -> E, optional
+        An energy or Lyapunov function of the ODE, evaluated row-wise on arrays of
+        times (n,), points and velocities (n, dim) and loss gaps L − L* (n,), for
+        :func:`odeopt.plotting.energy`.
+    lyapunov_text : str
+        That function as a formula, with what it proves.
     """
 
     name: str
@@ -207,6 +213,8 @@ class Model:
     needs_hessian: bool = False
     check_regime: Callable[..., dict[str, Any]] | None = None
     preferred_method: str | None = None
+    lyapunov: Callable[..., np.ndarray] | None = None
+    lyapunov_text: str = ""
 
     def declared_order(self, hp: Mapping[str, Any]) -> float:
         """The order of agreement at these hyperparameters."""

@@ -130,6 +130,16 @@ def _start(theta0, grad, ode):
     return t0, np.concatenate([theta0 - 0.5 * rate * t0 * t0 * g0, -rate * t0 * g0])
 
 
+def _lyapunov(t, x, v, gap, x_star, ode):
+    # SBC (2016) Thm 3 for r = 3 and its generalisation (§4.1) for r > 1
+    r = ode["r"]
+    if r <= 1.0:
+        raise ValueError(f"the SBC Lyapunov function needs r > 1, got r = {r:g}")
+    t = np.asarray(t, dtype=float)[:, None]
+    w = x - x_star + t * v / (r - 1.0)
+    return 2.0 * t[:, 0] ** 2 / (r - 1.0) * gap + (r - 1.0) * np.sum(w * w, axis=1)
+
+
 def _inverse(h, ode, hp):
     return {**hp, "lr": h * h, "r": ode["r"]}
 
@@ -146,6 +156,10 @@ SBC = Model(
     initial=_initial,
     inverse=_inverse,
     start=_start,
+    lyapunov=_lyapunov,
+    lyapunov_text="E = 2t²(L − L*)/(r − 1) + (r − 1)‖θ − x* + tθ̇/(r − 1)‖² "
+    "(t²(L − L*) + 2‖θ − x* + tθ̇/2‖² for r = 3), non-increasing for convex L "
+    "when r ≥ 3, so L − L* ≤ (r − 1)²‖x₀ − x*‖²/(2t²)",
     note="friction r/t singular at t = 0: the reference starts from the series "
     "θ ≈ x₀ − t²∇L(x₀)/(2(1 + r)) at t₀ = 1e-8",
 )

@@ -247,6 +247,10 @@ def _at_rest(theta0, grad, ode):
     return np.concatenate([theta0, np.zeros_like(theta0)])
 
 
+def _oscillator_energy(t, theta, u, gap, x_star, ode):
+    return 0.5 * np.sum(u * u, axis=1) + gap
+
+
 def _oscillator_inverse(h, ode, hp):
     # h² = lr(1 - τ) and λ = (1 - β)/h, at the same dampening τ
     return {
@@ -271,6 +275,8 @@ def _oscillator(scheme):
         note="started at rest; order 1 with either init: the backward-difference "
         "friction λ(θ_k − θ_{k−1})/h leaves an O(h) term −(λh/2)θ̈ (the high-res "
         "model keeps it)",
+        lyapunov=_oscillator_energy,
+        lyapunov_text="E = ½‖θ̇‖² + L − L*, non-increasing: dE/dt = −λ‖θ̇‖²",
     )
 
 
