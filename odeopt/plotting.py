@@ -546,9 +546,7 @@ def lyapunov_values(
         )
     best = surface.nearest_minimum(traj.ref_theta[-1])
     if best is None:
-        raise ValueError(
-            f"energy curves need a known minimum; {surface.name} has none"
-        )
+        raise ValueError(f"energy curves need a known minimum; {surface.name} has none")
     dim = traj.dim
     ode = meta["model"]["parameters"]
     velocity = traj.ref_state[:, dim : 2 * dim]
