@@ -884,52 +884,118 @@ def check_command(
         sys.exit(1)
 
 
+def _several_options(function):
+    """Options shared by ``compare`` and ``animate``: several optimizers, one start."""
+    options = [
+        click.option(
+            "--optimizer",
+            "-o",
+            "optimizers",
+            multiple=True,
+            required=True,
+            type=RegistryName("optimizer"),
+            help="An optimizer (repeat for each).",
+        ),
+        click.option(
+            "--surface",
+            "-s",
+            required=True,
+            type=RegistryName("surface"),
+            help="Surface name.",
+        ),
+        click.option(
+            "--lr", type=float, default=None, help="Learning rate for every optimizer."
+        ),
+        click.option(
+            "--momentum",
+            type=float,
+            default=None,
+            help="Momentum β for every optimizer that has it.",
+        ),
+        click.option(
+            "--param",
+            "params",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Hyperparameter for every optimizer that has it (repeatable).",
+        ),
+        click.option(
+            "--surface-param",
+            "surface_params",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Surface parameter (repeatable).",
+        ),
+        click.option(
+            "--dim", type=int, default=None, help="Dimension of n-D surfaces."
+        ),
+        click.option(
+            "--x0", default=None, metavar="A,B,...", help="The common start point."
+        ),
+        click.option(
+            "--steps",
+            type=int,
+            default=10_000,
+            show_default=True,
+            help="Steps (of the first optimizer, with --align time).",
+        ),
+        click.option(
+            "--align",
+            type=click.Choice(["steps", "time"]),
+            default="steps",
+            show_default=True,
+            help="Same number of steps, or the same ODE time for every optimizer.",
+        ),
+        click.option(
+            "--reference", is_flag=True, help="Also draw each optimizer's ODE."
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _run_several(
+    optimizers,
+    surface,
+    lr,
+    momentum,
+    params,
+    surface_params,
+    dim,
+    x0,
+    steps,
+    align,
+    reference,
+    tol=1e-6,
+):
+    """compare() with bad input turned into one-line errors."""
+    from .compare import compare
+    from .optimizers._base import HyperparameterError
+    from .stepper import RunError
+    from .surfaces._base import SurfaceError
+
+    try:
+        values = _surface_values(surface, surface_params)
+        result = compare(
+            list(optimizers),
+            surface,
+            steps=steps,
+            align=align,
+            tol=tol,
+            x0=_parse_x0(x0),
+            dim=dim,
+            surface_params=values,
+            hyperparameters=_collect_hyperparameters(lr, momentum, params),
+            reference=reference,
+        )
+    except (SurfaceError, HyperparameterError, RunError) as error:
+        raise InputError(str(error)) from None
+    return result, values
+
+
 @cli.command("compare", context_settings=CONTEXT)
-@click.option(
-    "--optimizer",
-    "-o",
-    "optimizers",
-    multiple=True,
-    required=True,
-    type=RegistryName("optimizer"),
-    help="An optimizer (repeat for each).",
-)
-@click.option(
-    "--surface", "-s", required=True, type=RegistryName("surface"), help="Surface name."
-)
-@click.option(
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Hyperparameter for every optimizer that has it (repeatable).",
-)
-@click.option(
-    "--lr", type=float, default=None, help="Learning rate for every optimizer."
-)
-@click.option(
-    "--surface-param",
-    "surface_params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Surface parameter (repeatable).",
-)
-@click.option("--dim", type=int, default=None, help="Dimension of n-D surfaces.")
-@click.option("--x0", default=None, metavar="A,B,...", help="The common start point.")
-@click.option(
-    "--steps",
-    type=int,
-    default=10_000,
-    show_default=True,
-    help="Steps (of the first optimizer, with --align time).",
-)
-@click.option(
-    "--align",
-    type=click.Choice(["steps", "time"]),
-    default="steps",
-    show_default=True,
-    help="Same number of steps, or the same ODE time for every optimizer.",
-)
+@_several_options
 @click.option(
     "--tol",
     type=float,
@@ -937,7 +1003,6 @@ def check_command(
     show_default=True,
     help="Loss gap above the minimum that 'to tol' counts steps to.",
 )
-@click.option("--reference", is_flag=True, help="Also draw each optimizer's ODE.")
 @click.option(
     "--plot", default=None, metavar="FILE", help="One figure: .png, .svg, .pdf."
 )
@@ -946,15 +1011,16 @@ def check_command(
 def compare_command(
     optimizers,
     surface,
-    params,
     lr,
+    momentum,
+    params,
     surface_params,
     dim,
     x0,
     steps,
     align,
-    tol,
     reference,
+    tol,
     plot,
     out,
     as_json,
@@ -968,10 +1034,6 @@ def compare_command(
     """
     from pathlib import Path
 
-    from .compare import compare
-    from .optimizers._base import HyperparameterError
-    from .stepper import RunError
-    from .surfaces._base import SurfaceError
     from .trajectory import dumps
 
     plot_path = _check_plot_path(plot)
@@ -986,22 +1048,20 @@ def compare_command(
             check_output_path(Path(out).with_suffix(".json"))
         except OutputError as error:
             raise InputError(str(error).replace(".json", Path(out).suffix)) from None
-    try:
-        values = _surface_values(surface, surface_params)
-        result = compare(
-            list(optimizers),
-            surface,
-            steps=steps,
-            align=align,
-            tol=tol,
-            x0=_parse_x0(x0),
-            dim=dim,
-            surface_params=values,
-            hyperparameters=_collect_hyperparameters(lr, None, params),
-            reference=reference,
-        )
-    except (SurfaceError, HyperparameterError, RunError) as error:
-        raise InputError(str(error)) from None
+    result, values = _run_several(
+        optimizers,
+        surface,
+        lr,
+        momentum,
+        params,
+        surface_params,
+        dim,
+        x0,
+        steps,
+        align,
+        reference,
+        tol,
+    )
     if out is not None:
         path = Path(out)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -1049,6 +1109,114 @@ def compare_command(
     for label_, value in (("saved", out), ("drawn", plot_path)):
         if value:
             click.echo(f"{label_}: {value}")
+
+
+@cli.command("animate", context_settings=CONTEXT)
+@_several_options
+@click.option(
+    "--out",
+    required=True,
+    metavar="FILE.gif",
+    help="The animation (GIF, written with Pillow: no ffmpeg needed).",
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(2, 2000),
+    default=60,
+    show_default=True,
+    help="Number of frames.",
+)
+@click.option(
+    "--fps",
+    type=click.FloatRange(0.1, 100.0),
+    default=15.0,
+    show_default=True,
+    help="Frames per second.",
+)
+@click.option(
+    "--pace",
+    type=click.Choice(["motion", "uniform"]),
+    default="motion",
+    show_default=True,
+    help="Frames evenly spaced in distance travelled, or in time/steps.",
+)
+@click.option(
+    "--dpi",
+    type=click.IntRange(30, 300),
+    default=80,
+    show_default=True,
+    help="Resolution (80 gives 800 × 336 pixels).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing.")
+def animate_command(
+    optimizers,
+    surface,
+    lr,
+    momentum,
+    params,
+    surface_params,
+    dim,
+    x0,
+    steps,
+    align,
+    reference,
+    out,
+    frames,
+    fps,
+    pace,
+    dpi,
+    quiet,
+) -> None:
+    """Animate one or more optimizers from the same start (a GIF).
+
+    The iterates move over the contour (2-D), along the loss curve (1-D) or in the
+    first two coordinates (n-D), beside the loss against ODE time (--align time) or
+    step; with --reference the ODE curve grows under each run.
+
+    \b
+    Examples:
+      odeopt animate -o nesterov -s rosenbrock --reference --out nesterov.gif
+      odeopt animate -o gd -o momentum -o adam -s himmelblau --align time --out race.gif
+    """
+    from .plotting import PlotError, check_animation_path
+
+    try:
+        out_path = str(check_animation_path(out))
+    except PlotError as error:
+        raise InputError(str(error)) from None
+    result, values = _run_several(
+        optimizers,
+        surface,
+        lr,
+        momentum,
+        params,
+        surface_params,
+        dim,
+        x0,
+        steps,
+        align,
+        reference,
+    )
+    from .plotting import animate, save_animation
+    from .stepper import resolve_surface
+
+    bound = resolve_surface(surface, result.trajectories[0].dim, values)
+    animation = animate(
+        result.trajectories,
+        bound,
+        x="t" if align == "time" else "step",
+        frames=frames,
+        pace=pace,
+    )
+    save_animation(animation, out_path, fps=fps, dpi=dpi)
+    if not quiet:
+        for row in result.rows:
+            click.echo(
+                f"{row['optimizer']}: {row['steps_done']} steps to t = "
+                f"{row['t_final']:.4g}, final loss {row['final_loss']:.6g}, "
+                f"{row['status']}"
+            )
+        click.echo(f"animated: {out_path} ({frames} frames, {frames / fps:.1f} s)")
 
 
 @cli.command("plot", context_settings=CONTEXT)

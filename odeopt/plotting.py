@@ -9,6 +9,7 @@ curve also gets its own line style.
 
 from __future__ import annotations
 
+import functools
 import os
 import textwrap
 from collections.abc import Sequence
@@ -635,3 +636,311 @@ def plot_compare(
         f"{len(trajs)} optimizers on {surface.name} from the same start", fontsize=10
     )
     return figure
+
+
+# -- animation --------------------------------------------------------------------------
+
+ANIMATION_FORMATS = (".gif",)
+
+
+def check_animation_path(path: str | os.PathLike) -> Path:
+    """Validate an animation's path before any work is done (PlotError)."""
+    from .trajectory import OutputError, check_output_path
+
+    path = Path(path)
+    if path.suffix.lower() not in ANIMATION_FORMATS:
+        raise PlotError(
+            f"cannot animate to {str(path)!r}: unknown extension "
+            f"{path.suffix or '(none)'!r} (valid: {', '.join(ANIMATION_FORMATS)})"
+        )
+    try:
+        check_output_path(path.with_suffix(".npz"))
+    except OutputError as error:
+        raise PlotError(str(error).replace(".npz", path.suffix)) from None
+    return path
+
+
+def _frame_counts(
+    trajs: Sequence[Trajectory], xs: Sequence[np.ndarray], frames: int, pace: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame times and the records each run shows at each frame.
+
+    ``pace="uniform"`` spaces frames evenly in x; ``pace="motion"`` mostly evenly in
+    the distance travelled (each run's path length, normalised, averaged over the
+    runs), so that the quick early moves and the slow crawl both get frames.
+    """
+    end = max(float(x[-1]) for x in xs)
+    if pace == "uniform" or end == 0.0:
+        marks = np.linspace(0.0, end, frames)
+    else:
+        grid = np.unique(np.concatenate(xs))
+        progress = np.zeros_like(grid)
+        moving = 0
+        for tr, x in zip(trajs, xs, strict=True):
+            theta = np.where(np.isfinite(tr.theta), tr.theta, np.nan)
+            step = np.linalg.norm(np.diff(theta, axis=0), axis=1)
+            length = np.concatenate([[0.0], np.cumsum(np.nan_to_num(step))])
+            if length[-1] > 0:
+                progress += np.interp(grid, x, length / length[-1])
+                moving += 1
+        # time counts as much, so that the clock keeps moving through a slow crawl
+        progress = 0.5 * progress / max(moving, 1) + 0.5 * grid / end
+        marks = np.interp(np.linspace(0.0, 1.0, frames), progress, grid)
+    counts = np.array(
+        [[np.searchsorted(x, m, side="right") for x in xs] for m in marks], dtype=int
+    )
+    return marks, counts
+
+
+def animate(
+    trajs: Trajectory | Sequence[Trajectory],
+    surface: BoundSurface | None = None,
+    *,
+    x: str = "t",
+    frames: int = 60,
+    pace: str = "motion",
+    reference: bool = True,
+):
+    """An animation of one or more runs: the iterates move along the contour.
+
+    Left, the surface (contour for 2-D, the loss curve for 1-D, the first two
+    coordinates for n-D) with each path growing and a marker at its current point;
+    with ``reference`` and a run that has one, the ODE solution grows beside it as a
+    black dashed curve.  Right, the loss gap against ODE time (``x="t"``) or step.
+    Every run is shown at the same ``x`` in each frame, so runs with different
+    clocks stay in step; ``pace`` spaces the frames evenly in distance travelled
+    (``"motion"``) or in ``x`` (``"uniform"``).
+
+    Returns a :class:`PathAnimation`, a :class:`matplotlib.animation.FuncAnimation`
+    (``to_jshtml()`` shows it in Jupyter); write it with :func:`save_animation`
+    (GIF through Pillow, no ffmpeg needed).
+    """
+    from .stepper import resolve_surface
+
+    if not isinstance(trajs, (list, tuple)):
+        trajs = [trajs]
+    if not trajs:
+        raise ValueError("nothing to animate")
+    if x not in ("t", "step"):
+        raise ValueError(f"x must be 't' or 'step', got {x!r}")
+    if frames < 2:
+        raise ValueError(f"frames must be >= 2, got {frames}")
+    if pace not in ("motion", "uniform"):
+        raise ValueError(f"pace must be 'motion' or 'uniform', got {pace!r}")
+    first = trajs[0]
+    if surface is None:
+        surface = resolve_surface(
+            first.meta["surface"], first.dim, first.meta.get("surface_params") or {}
+        )
+    figure = new_figure(10.0, 4.2)
+    left, right = figure.subplots(1, 2, width_ratios=(1.15, 1))
+    xs = [np.asarray(tr.t if x == "t" else tr.step, dtype=float) for tr in trajs]
+    marks, shown = _frame_counts(trajs, xs, frames, pace)
+    offset = min((m.value for m in surface.minima), default=0.0)
+
+    if surface.dim == 2:
+        contour(surface, left, resolution=120)
+        for tr in trajs:
+            _fit_view(left, tr, surface)
+    elif surface.dim == 1:
+        lo, hi = surface.bounds
+        points = np.concatenate([tr.theta[:, 0] for tr in trajs])
+        points = points[np.isfinite(points)]
+        a = min(lo[0], points.min()) if points.size else lo[0]
+        b = max(hi[0], points.max()) if points.size else hi[0]
+        grid = np.linspace(a, b, 400)
+        value = surface.python_kernels()[0]
+        with np.errstate(all="ignore"):
+            curve = np.array([value(np.array([g]), surface.p) for g in grid])
+        left.plot(grid, curve, color="0.3", lw=1.2)
+        left.set_xlabel("θ")
+        left.set_ylabel("loss")
+        left.grid(alpha=0.3)
+    else:
+        left.set_xlabel("θ₀")
+        left.set_ylabel("θ₁")
+        left.set_title(f"first two of {surface.dim} coordinates", fontsize=9)
+        both = np.vstack([tr.theta[:, :2] for tr in trajs])
+        both = both[np.all(np.isfinite(both), axis=1)]
+        pad = 0.05 * (np.ptp(both, axis=0) + 1e-12)
+        left.set_xlim(both[:, 0].min() - pad[0], both[:, 0].max() + pad[0])
+        left.set_ylim(both[:, 1].min() - pad[1], both[:, 1].max() + pad[1])
+        left.grid(alpha=0.3)
+
+    def coords(theta, loss):
+        if surface.dim == 1:
+            return theta[:, 0], loss
+        return theta[:, 0], theta[:, 1]
+
+    artists = []
+    for i, tr in enumerate(trajs):
+        st = style(i)
+        ref = None
+        if reference and tr.ref_theta is not None:
+            # as in path(): the ODE underneath, wide and light
+            (ref,) = left.plot(
+                [],
+                [],
+                color="white" if surface.dim == 2 else "k",
+                lw=5.0 if surface.dim == 2 else 1.3,
+                ls="-" if surface.dim == 2 else "--",
+                alpha=0.75 if surface.dim == 2 else 1.0,
+                solid_capstyle="round",
+                zorder=4,
+                label="ODE of each run's model" if i == 0 else None,
+            )
+        (line,) = left.plot([], [], lw=1.5, zorder=5, label=label(tr), **st)
+        (head,) = left.plot(
+            [], [], marker="o", ms=7, mec="k", color=st["color"], ls="none", zorder=7
+        )
+        px, py = coords(tr.theta, tr.loss)
+        _mark_start(left, px[0], py[0], st["color"])
+        gap = np.abs(tr.loss - offset)
+        (curve,) = right.plot([], [], lw=1.5, label=label(tr), **st)
+        artists.append((tr, ref, line, head, curve, gap))
+    left.legend(loc="upper left", fontsize=7, framealpha=0.85)
+
+    finite = np.concatenate([a[-1][np.isfinite(a[-1])] for a in artists])
+    positive = finite[finite > 0]
+    right.set_xlim(0.0, max(float(v[-1]) for v in xs) or 1.0)
+    if positive.size:
+        right.set_yscale("log")
+        right.set_ylim(positive.min() / 2, positive.max() * 2)
+    right.set_xlabel("ODE time t" if x == "t" else "step k")
+    right.set_ylabel("loss − min" if surface.minima else "loss")
+    right.grid(which="both", alpha=0.3)
+    clock = right.set_title("", fontsize=9)
+    figure.suptitle(
+        f"{', '.join(tr.meta['optimizer'] for tr in trajs)} on {surface.name}",
+        fontsize=10,
+    )
+
+    def upto(n, stride):
+        # every stride-th record up to n, and always the n-th itself
+        return np.r_[np.arange(0, n - 1, stride), n - 1]
+
+    def update(j):
+        for n, (tr, ref, line, head, curve, gap) in zip(shown[j], artists, strict=True):
+            n = max(int(n), 1)
+            keep = upto(n, max(1, len(tr.t) // 2000))  # enough points for 800 px
+            px, py = coords(tr.theta[keep], tr.loss[keep])
+            line.set_data(px, py)
+            head.set_data(px[-1:], py[-1:])
+            if ref is not None:
+                rx, ry = coords(tr.ref_theta[keep], tr.ref_loss[keep])
+                ref.set_data(rx, ry)
+            curve.set_data(tr.t[keep] if x == "t" else tr.step[keep], gap[keep])
+        ks = [
+            int(tr.step[max(int(n), 1) - 1])
+            for n, (tr, *_rest) in zip(shown[j], artists, strict=True)
+        ]
+        if x == "step" or len(artists) == 1:
+            clock.set_text(
+                f"t = {marks[j]:.4g}, step {ks[0]}" if x == "t" else f"step {ks[0]}"
+            )
+        else:
+            clock.set_text(
+                f"t = {marks[j]:.4g}   (steps: "
+                + ", ".join(
+                    f"{a[0].meta['optimizer']} {k}"
+                    for a, k in zip(artists, ks, strict=True)
+                )
+                + ")"
+            )
+        return [a for row in artists for a in row[1:5] if a is not None] + [clock]
+
+    # lay out once: the constrained layout would otherwise be solved on every frame
+    update(frames - 1)
+    figure.draw_without_rendering()
+    figure.set_layout_engine("none")
+    return _path_animation_class()(figure, update, frames)
+
+
+@functools.cache
+def _path_animation_class():
+    from matplotlib.animation import FuncAnimation
+
+    class PathAnimation(FuncAnimation):
+        """A FuncAnimation whose frames :func:`save_animation` renders by blitting."""
+
+        def __init__(self, figure, update, frames: int):
+            self.update = update
+            self.frame_count = frames
+            super().__init__(figure, update, frames=frames, blit=False, repeat=False)
+
+        def render(self, dpi: int) -> list:
+            """Every frame as a Pillow image: the still parts are drawn once."""
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from PIL import Image
+
+            figure = self._fig
+            moving = self.update(0)
+            for artist in moving:
+                artist.set_animated(True)
+            try:
+                figure.set_dpi(dpi)
+                canvas = FigureCanvasAgg(figure)
+                canvas.draw()
+                background = canvas.copy_from_bbox(figure.bbox)
+                images = []
+                for j in range(self.frame_count):
+                    canvas.restore_region(background)
+                    for artist in self.update(j):
+                        figure.draw_artist(artist)
+                    width, height = canvas.get_width_height()
+                    images.append(
+                        Image.frombuffer(
+                            "RGBA", (width, height), bytes(canvas.buffer_rgba())
+                        ).convert("RGB")
+                    )
+            finally:
+                for artist in moving:
+                    artist.set_animated(False)
+            # one palette for all frames, no dithering: still pixels stay identical
+            # from frame to frame, which keeps the GIF small
+            palette = images[-1].quantize(colors=255, dither=Image.Dither.NONE)
+            return [
+                image.quantize(palette=palette, dither=Image.Dither.NONE)
+                for image in images
+            ]
+
+    return PathAnimation
+
+
+def __getattr__(name: str):
+    # PathAnimation subclasses a matplotlib class: built on first use, so that
+    # importing this module does not import matplotlib.animation
+    if name == "PathAnimation":
+        return _path_animation_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def save_animation(
+    animation, path: str | os.PathLike, fps: float = 15.0, dpi: int = 80
+) -> Path:
+    """Write an animation as a GIF with Pillow, atomically (no partial file).
+
+    A :class:`PathAnimation` is rendered by blitting (the contour and axes are drawn
+    once); any other FuncAnimation goes through matplotlib's PillowWriter.
+    """
+    path = check_animation_path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        if isinstance(animation, _path_animation_class()):
+            images = animation.render(dpi)
+            images[0].save(
+                tmp,
+                save_all=True,
+                append_images=images[1:],
+                duration=round(1000.0 / fps),
+                loop=0,
+                optimize=False,
+            )
+        else:
+            from matplotlib.animation import PillowWriter
+
+            animation.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

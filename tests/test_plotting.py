@@ -154,3 +154,101 @@ def test_cli_bad_picture_path_is_one_line_and_no_file(capsys, tmp_path, name):
     assert not out_file.exists()
     code, _, err = invoke(capsys, "plot", str(tmp_path / "nope.npz"))
     assert code == 2 and "no such file" in err
+
+
+# -- animation ----------------------------------------------------------------------
+
+
+def gif_frames(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "GIF"
+        return image.n_frames, image.size
+
+
+@pytest.mark.parametrize(
+    ("surface", "kwargs"),
+    [
+        ("himmelblau", {}),  # contour
+        ("su-double-well", {"x0": [4.0], "momentum": 0.95, "lr": 1e-3}),  # 1-D curve
+        ("rosenbrock", {"dim": 4}),  # first two coordinates
+    ],
+)
+def test_animation_writes_a_gif_with_every_frame(tmp_path, surface, kwargs):
+    traj = odeopt.run("momentum", surface, steps=400, reference=True, **kwargs)
+    animation = plotting.animate(traj, frames=12)
+    path = plotting.save_animation(animation, tmp_path / "a.gif", fps=10)
+    assert gif_frames(path) == (12, (800, 336))
+    assert [p.name for p in tmp_path.iterdir()] == ["a.gif"]  # no temporary left
+    # the last frame shows the whole run, inside the axes
+    ax = animation._fig.axes[0]
+    line = next(li for li in ax.get_lines() if li.get_label().startswith("momentum"))
+    xy = line.get_xydata()
+    np.testing.assert_array_equal(
+        xy[-1],
+        traj.theta[-1, :2] if traj.dim > 1 else [traj.theta[-1, 0], traj.loss[-1]],
+    )
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert np.all((xy[:, 0] >= x0) & (xy[:, 0] <= x1))
+    assert np.all((xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+
+
+def test_animation_frames_keep_runs_in_step_by_time():
+    fast = odeopt.run("momentum", "booth", lr=0.01, steps=100)  # t = k·0.1
+    slow = odeopt.run("gd", "booth", lr=0.01, steps=1000)  # t = k·0.01
+    marks, shown = plotting._frame_counts([fast, slow], [fast.t, slow.t], 11, "uniform")
+    np.testing.assert_allclose(marks, np.linspace(0, 10, 11))
+    for m, (a, b) in zip(marks, shown, strict=True):
+        assert fast.t[a - 1] <= m + 1e-12 and slow.t[b - 1] <= m + 1e-12
+        assert abs(fast.t[a - 1] - slow.t[b - 1]) <= 0.1 + 1e-12
+    _, paced = plotting._frame_counts([fast, slow], [fast.t, slow.t], 11, "motion")
+    assert np.all(np.diff(paced, axis=0) >= 0) and paced[-1].tolist() == [101, 1001]
+
+
+def test_animation_refuses_other_formats(tmp_path):
+    with pytest.raises(plotting.PlotError, match=r"\.gif"):
+        plotting.check_animation_path(tmp_path / "a.mp4")
+
+
+def test_cli_animate(capsys, tmp_path):
+    out = tmp_path / "race.gif"
+    code, text, _ = invoke(
+        capsys,
+        "animate",
+        "-o",
+        "gd",
+        "-o",
+        "nesterov",
+        "-s",
+        "rosenbrock",
+        "--steps",
+        "500",
+        "--reference",
+        "--frames",
+        "8",
+        "--align",
+        "time",
+        "--out",
+        str(out),
+    )
+    assert code == 0 and "animated:" in text and "nesterov" in text
+    assert gif_frames(out)[0] == 8
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "x.mp4"], "valid: .gif"),
+        (["--out", "missing/x.gif"], "does not exist"),
+        (["--out", "x.gif", "--frames", "1"], "--frames"),
+        (["--out", "x.gif", "--x0", "1,nan"], "x0"),
+        (["--out", "x.gif", "--param", "betas=3"], "betas"),
+    ],
+)
+def test_cli_animate_bad_input(capsys, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = invoke(capsys, "animate", "-o", "gd", "-s", "booth", *args)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
