@@ -175,7 +175,10 @@ def contour(
         filled = ax.contourf(X, Y, Z, levels=levels, cmap="cividis", alpha=0.85)
         ax.contour(X, Y, Z, levels=levels, colors="white", linewidths=0.3, alpha=0.6)
     bar = ax.figure.colorbar(
-        filled, ax=ax, shrink=0.85, label="loss − min (log scale)" if log else "loss"
+        filled,
+        ax=ax,
+        shrink=0.85,
+        label="loss − its least value in view (log scale)" if log else "loss",
     )
     if log:
         from matplotlib import ticker
