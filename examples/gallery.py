@@ -1,4 +1,4 @@
-"""Make the README's gallery pictures (docs/gallery/*.png).
+"""Make the README's gallery pictures (docs/gallery/*.png and one .gif).
 
     python examples/gallery.py [--out docs/gallery]
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import odeopt
 from odeopt import plotting
 from odeopt.check import check_order
+from odeopt.compare import compare
 
 
 def main() -> None:
@@ -38,7 +39,21 @@ def main() -> None:
     # odeopt check -o gd -s product-loss --plot ...
     ax = plotting.order_plot(check_order("gd", "product-loss"))
     plotting.save(ax.figure, out / "order-gd-product-loss.png", dpi=90)
-    for picture in sorted(out.glob("*.png")):
+
+    # odeopt animate -o gd -o momentum -o nesterov -o adam -s rosenbrock --steps 3000
+    #                --reference --frames 40 --dpi 64 --out ...
+    race = compare(
+        ["gd", "momentum", "nesterov", "adam"], "rosenbrock", steps=3000, reference=True
+    )
+    animation = plotting.animate(race.trajectories, x="step", frames=40)
+    plotting.save_animation(animation, out / "race-rosenbrock.gif", dpi=64)
+
+    # Python: the Su–Boyd–Candès Lyapunov function along NAG-C's ODE and iterates
+    traj = odeopt.run("nag-c", "quadratic", lr=1e-4, steps=2000, reference=True)
+    ax = plotting.energy(traj, iterates=False)
+    plotting.save(ax.figure, out / "sbc-lyapunov.png", dpi=90)
+
+    for picture in sorted([*out.glob("*.png"), *out.glob("*.gif")]):
         print(picture, f"{picture.stat().st_size / 1024:.0f} KiB")
 
 

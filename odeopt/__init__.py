@@ -68,7 +68,13 @@ __all__ = [
 assert sorted(__all__) == sorted(_EXPORTS)
 
 
+#: Submodules loaded on first attribute access (``odeopt.plotting.energy(...)``).
+_SUBMODULES = ("check", "compare", "explorer", "plotting", "reference")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
@@ -77,7 +83,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
 
 
 if TYPE_CHECKING:

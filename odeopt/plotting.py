@@ -586,7 +586,10 @@ def energy(
     (r = 3; its generalisation for other r), non-increasing on convex losses, which
     gives L − L* ≤ 2‖x₀ − x*‖²/t².  The reference curve uses the ODE's own
     velocity; ``iterates`` adds the same function on the discrete iterates with
-    backward-difference velocities.  See :func:`lyapunov_values`.
+    backward-difference velocities.  That is the continuous function on discrete
+    data, not a discrete Lyapunov function: for SBC its t² and t weights multiply
+    the O(√s) gap between iterates and ODE, so the two curves part at large t even
+    for small s.  See :func:`lyapunov_values`.
     """
     ax = _axes(ax)
     e_ref, e_it, text = lyapunov_values(traj, surface)
@@ -609,7 +612,7 @@ def energy(
     ax.set_yscale("log" if np.all(shown > 0) else "linear")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    ax.set_title("\n".join(textwrap.wrap(text, 95)), fontsize=7.5)
+    ax.set_title("\n".join(textwrap.wrap(text, 80)), fontsize=8)
     return ax
 
 

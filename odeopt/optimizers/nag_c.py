@@ -157,9 +157,9 @@ SBC = Model(
     inverse=_inverse,
     start=_start,
     lyapunov=_lyapunov,
-    lyapunov_text="E = 2t²(L − L*)/(r − 1) + (r − 1)‖θ − x* + tθ̇/(r − 1)‖² "
-    "(t²(L − L*) + 2‖θ − x* + tθ̇/2‖² for r = 3), non-increasing for convex L "
-    "when r ≥ 3, so L − L* ≤ (r − 1)²‖x₀ − x*‖²/(2t²)",
+    lyapunov_text="E = t²(L − L*) + 2‖θ − x* + tθ̇/2‖² for r = 3; in general "
+    "2t²(L − L*)/(r − 1) + (r − 1)‖θ − x* + tθ̇/(r − 1)‖², non-increasing on convex L "
+    "for r ≥ 3, so L − L* ≤ (r − 1)²‖x₀ − x*‖²/(2t²)",
     note="friction r/t singular at t = 0: the reference starts from the series "
     "θ ≈ x₀ − t²∇L(x₀)/(2(1 + r)) at t₀ = 1e-8",
 )
