@@ -43,12 +43,16 @@ from odeopt._jit import jit_module
 
 jit_module(_optimizer)
 jit_module(_surface)
-step = _optimizer.step
-{stage_point_import}grad = _surface.grad
-value = _surface.value
-
 N_STAGES = {n_stages}
 _OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+
+# The per-step kernels are inlined into the loop by numba itself: LLVM declined to
+# inline the optimizer step (a call with ~35 arguments per step), measured 14.0 ->
+# 12.0 ns/step for Nesterov on 2-D Rosenbrock.
+_INLINE = dict(inline="always", nogil=True, error_model="numpy")
+step = njit(**_INLINE)(_optimizer.step.py_func)
+{stage_point_import}grad = njit(**_INLINE)(_surface.grad.py_func)
+value = _surface.value
 
 
 @njit(inline="always", **_OPTIONS)
@@ -176,7 +180,11 @@ def runner_source(
         surface=surface_module.__name__,
         stamp=stamp,
         n_stages=n_stages,
-        stage_point_import="stage_point = _optimizer.stage_point\n" if by_point else "",
+        stage_point_import=(
+            "stage_point = njit(**_INLINE)(_optimizer.stage_point.py_func)\n"
+            if by_point
+            else ""
+        ),
         stages=_STAGES_BY_POINT if by_point else _STAGES_AT_THETA,
     ), stamp
 

@@ -278,7 +278,8 @@ def path(
             alpha=0.75,
             solid_capstyle="round",
             zorder=2,
-            label=f"ODE ({model.get('name', 'model')}): {model.get('ode', '')}",
+            # the name only: the ODE itself is long and goes in the figure's title
+            label=f"ODE ({model.get('name', 'model')})",
         )
     ax.plot(
         theta[:, 0],
@@ -627,7 +628,7 @@ def plot_compare(
         for i, traj in enumerate(trajs):
             path(traj, left, index=i)
             _fit_view(left, traj, surface)
-        left.legend(loc="upper left", fontsize=7, framealpha=0.85)
+        left.legend(loc="best", fontsize=7, framealpha=0.85)
     else:
         for i, traj in enumerate(trajs):
             xs = traj.t if x == "t" else traj.step

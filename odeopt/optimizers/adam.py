@@ -43,9 +43,8 @@ once :math:`\eta/(1-\beta_2)` is small against the time over which :math:`g` cha
 (measured with β = (0.9, 0.99) on the product loss at T = 0.5: local orders
 0.75 from η = 1e-3 to 1e-4, then 1.0).  The field is discontinuous where a component of
 :math:`g` vanishes (Filippov): on a sliding surface the limit is still order 1, but
-with ε = 1e-8 the reference ODE is stiff there (the default integrator ``auto``
-switches to LSODA; DOP853 alone crawls; where LSODA stalls too, as on
-rosenbrock's g_x = 0 surface, use Radau).  With ``amsgrad``, :math:`\hat v` tends to
+with ε = 1e-8 the reference ODE is stiff there, so the model prefers Radau (DOP853
+alone crawls: 1000 Adam steps on the product loss took 3.2 s against Radau's 0.17 s).  With ``amsgrad``, :math:`\hat v` tends to
 the running maximum :math:`M(t) = \max_{s \le t} g(s)^{\odot 2}` (the low bias of the
 first :math:`v_k` fades after :math:`O(1/(1-\beta_2))` steps, an :math:`O(\eta)`
 effect): the state is :math:`(\theta, M)`, :math:`M(0) = g_0^{\odot 2}`,
@@ -251,6 +250,7 @@ SIGN = Model(
     initial=_sign_initial,
     inverse=_sign_inverse,
     check_regime=sign_regime((("beta1", 0.9), ("beta2", 0.999))),
+    preferred_method="Radau",
     note="regime B (betas fixed, lr -> 0): m̂ and v̂ lag g by O(1/(1 − β)) steps, an "
     "O(h) error; the field is discontinuous where a component of g vanishes "
     "(Filippov sliding; the reference needs a stiff integrator there); with amsgrad "

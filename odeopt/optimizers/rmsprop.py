@@ -39,9 +39,8 @@ a fixed ODE parameter.  Order 1: :math:`v` lags :math:`g \odot g` by
 (:math:`v_k = (1-\alpha^k) g^2`) moves θ an extra
 :math:`\approx 2\ln 2\,\eta/(1-\alpha)` per coordinate, both :math:`O(\eta)`.  The
 field is discontinuous where a component of :math:`g` vanishes (Filippov sliding):
-with ε = 1e-8 the reference ODE is stiff there (the default integrator ``auto``
-switches to LSODA; DOP853 alone crawls; where LSODA stalls too, as on
-rosenbrock's g_x = 0 surface, use Radau).  Centred RMSprop has no sign model:
+with ε = 1e-8 the reference ODE is stiff there, so the model prefers Radau (DOP853
+alone crawls: 1000 Adam steps on the product loss took 3.2 s against Radau's 0.17 s).  Centred RMSprop has no sign model:
 :math:`v - \bar g^2` is the variance of :math:`g` over the last :math:`1/(1-\alpha)`
 steps, which vanishes as :math:`\eta \to 0`.
 
@@ -240,6 +239,7 @@ SIGN = Model(
     initial=_sign_initial,
     inverse=_sign_inverse,
     check_regime=sign_regime((("alpha", 0.99),)),
+    preferred_method="Radau",
     note="regime B (alpha fixed, lr -> 0): v is slaved to g⊙g; the start-up "
     "v_k = (1 − α^k)g² moves θ an extra O(lr/(1 − α)), an O(h) transient; the field "
     "is discontinuous where a component of g vanishes (Filippov sliding); not for "
