@@ -532,11 +532,13 @@ def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
         click.echo(label.format("drawn") + s["plot"])
 
 
-def _progress_callback(total: int, quiet: bool):
-    """A click progress bar on stderr for long runs at a terminal, else None."""
-    if quiet or total < 2**22 or not sys.stderr.isatty():
+def _progress_callback(
+    total: int, quiet: bool, label: str = "stepping", least: int = 2**22
+):
+    """A click progress bar on stderr for long work at a terminal, else None."""
+    if quiet or total < least or not sys.stderr.isatty():
         return None, None
-    bar = click.progressbar(length=total, label="stepping", file=sys.stderr)
+    bar = click.progressbar(length=total, label=label, file=sys.stderr)
     bar.__enter__()
     state = {"done": 0}
 
@@ -1208,7 +1210,12 @@ def animate_command(
         frames=frames,
         pace=pace,
     )
-    save_animation(animation, out_path, fps=fps, dpi=dpi)
+    callback, bar = _progress_callback(frames, quiet, "drawing frames", least=1)
+    try:
+        save_animation(animation, out_path, fps=fps, dpi=dpi, progress=callback)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
     if not quiet:
         for row in result.rows:
             click.echo(

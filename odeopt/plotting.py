@@ -875,8 +875,11 @@ def _path_animation_class():
             self.frame_count = frames
             super().__init__(figure, update, frames=frames, blit=False, repeat=False)
 
-        def render(self, dpi: int) -> list:
-            """Every frame as a Pillow image: the still parts are drawn once."""
+        def render(self, dpi: int, progress=None) -> list:
+            """Every frame as a Pillow image: the still parts are drawn once.
+
+            ``progress(done, total)`` is called after each frame.
+            """
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from PIL import Image
 
@@ -900,6 +903,8 @@ def _path_animation_class():
                             "RGBA", (width, height), bytes(canvas.buffer_rgba())
                         ).convert("RGB")
                     )
+                    if progress is not None:
+                        progress(j + 1, self.frame_count)
             finally:
                 for artist in moving:
                     artist.set_animated(False)
@@ -923,7 +928,11 @@ def __getattr__(name: str):
 
 
 def save_animation(
-    animation, path: str | os.PathLike, fps: float = 15.0, dpi: int = 80
+    animation,
+    path: str | os.PathLike,
+    fps: float = 15.0,
+    dpi: int = 80,
+    progress=None,
 ) -> Path:
     """Write an animation as a GIF with Pillow, atomically (no partial file).
 
@@ -934,7 +943,7 @@ def save_animation(
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         if isinstance(animation, _path_animation_class()):
-            images = animation.render(dpi)
+            images = animation.render(dpi, progress)
             images[0].save(
                 tmp,
                 save_all=True,

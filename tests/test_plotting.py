@@ -252,3 +252,14 @@ def test_cli_animate_bad_input(capsys, tmp_path, monkeypatch, args, message):
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_animation_reports_each_frame(tmp_path):
+    traj = odeopt.run("gd", "booth", lr=0.05, steps=50)
+    calls = []
+    plotting.save_animation(
+        plotting.animate(traj, frames=5),
+        tmp_path / "p.gif",
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(j, 5) for j in range(1, 6)]
