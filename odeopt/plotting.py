@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .trajectory import OutputError, atomic_output, check_output_path
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -41,8 +43,8 @@ LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
 
 
-class PlotError(ValueError):
-    """A picture that cannot be written (extension, path)."""
+#: A picture or animation that cannot be written (extension, folder, permission).
+PlotError = OutputError
 
 
 def style(index: int) -> dict[str, Any]:
@@ -55,30 +57,14 @@ def style(index: int) -> dict[str, Any]:
 
 def check_image_path(path: str | os.PathLike) -> Path:
     """Validate a picture's path before any work is done (PlotError)."""
-    from .trajectory import OutputError, check_output_path
-
-    path = Path(path)
-    if path.suffix.lower() not in IMAGE_FORMATS:
-        raise PlotError(
-            f"cannot draw {str(path)!r}: unknown extension {path.suffix or '(none)'!r} "
-            f"(valid: {', '.join(IMAGE_FORMATS)})"
-        )
-    try:  # same folder and permission checks as the data files
-        check_output_path(path.with_suffix(".npz"))
-    except OutputError as error:
-        raise PlotError(str(error).replace(".npz", path.suffix)) from None
-    return path
+    return check_output_path(path, IMAGE_FORMATS)
 
 
 def save(figure: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
     """Write ``figure`` atomically (no partial file if drawing fails)."""
     path = check_image_path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with atomic_output(path) as tmp:
         figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -652,19 +638,7 @@ ANIMATION_FORMATS = (".gif",)
 
 def check_animation_path(path: str | os.PathLike) -> Path:
     """Validate an animation's path before any work is done (PlotError)."""
-    from .trajectory import OutputError, check_output_path
-
-    path = Path(path)
-    if path.suffix.lower() not in ANIMATION_FORMATS:
-        raise PlotError(
-            f"cannot animate to {str(path)!r}: unknown extension "
-            f"{path.suffix or '(none)'!r} (valid: {', '.join(ANIMATION_FORMATS)})"
-        )
-    try:
-        check_output_path(path.with_suffix(".npz"))
-    except OutputError as error:
-        raise PlotError(str(error).replace(".npz", path.suffix)) from None
-    return path
+    return check_output_path(path, ANIMATION_FORMATS)
 
 
 def _frame_counts(
@@ -940,8 +914,7 @@ def save_animation(
     once); any other FuncAnimation goes through matplotlib's PillowWriter.
     """
     path = check_animation_path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with atomic_output(path) as tmp:
         if isinstance(animation, _path_animation_class()):
             images = animation.render(dpi, progress)
             images[0].save(
@@ -956,7 +929,4 @@ def save_animation(
             from matplotlib.animation import PillowWriter
 
             animation.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -20,6 +20,8 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -52,8 +54,13 @@ class OutputError(ValueError):
     """A file that cannot be written or read (bad extension, bad path)."""
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
+def check_output_path(
+    path: str | os.PathLike, formats: Sequence[str] = FORMATS
+) -> Path:
     """Validate an output path before any work is done.
+
+    ``formats`` are the accepted extensions (the trajectory formats by default;
+    pictures, animations and tables pass theirs).
 
     Raises
     ------
@@ -61,10 +68,10 @@ def check_output_path(path: str | os.PathLike) -> Path:
         Unknown extension, missing folder, or a folder that is not writable.
     """
     path = Path(path)
-    if path.suffix.lower() not in FORMATS:
+    if path.suffix.lower() not in formats:
         raise OutputError(
             f"cannot write {str(path)!r}: unknown extension {path.suffix or '(none)'!r} "
-            f"(valid: {', '.join(FORMATS)})"
+            f"(valid: {', '.join(formats)})"
         )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -84,6 +91,22 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"cannot write {str(path)!r}: permission denied")
     return path
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary file beside ``path`` that becomes ``path`` only on success.
+
+    The temporary name keeps the extension (writers that pick the format from it,
+    such as matplotlib and Pillow, still do), and it is removed if writing fails: a
+    failed write leaves no partial file.
+    """
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _json_safe(value: Any) -> Any:
@@ -190,8 +213,7 @@ class Trajectory:
         """Write ``.npz``, ``.csv`` or ``.json`` (by extension), atomically."""
         path = check_output_path(path)
         suffix = path.suffix.lower()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
+        with atomic_output(path) as tmp:
             if suffix == ".npz":
                 with open(tmp, "wb") as handle:
                     np.savez_compressed(
@@ -202,9 +224,6 @@ class Trajectory:
             else:
                 payload = {**self.arrays(), "meta": self.meta}
                 tmp.write_text(dumps(payload) + "\n")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return path
 
     def _write_csv(self, path: Path) -> None:
