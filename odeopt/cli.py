@@ -268,15 +268,40 @@ def list_command(what: str, as_json: bool) -> None:
 # -- run ------------------------------------------------------------------------------
 
 
-def _run_options(function):
-    options = [
+def _apply(function, options):
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _problem_options(*, several: bool = False, lr_help: str, x0_help: str) -> list:
+    """The options that pose the problem: optimizer(s), hyperparameters, surface, start.
+
+    Shared by every command that runs something, in the same order (the commands'
+    signatures rely on it); ``several`` makes ``--optimizer`` repeatable.
+    """
+    each = " for every optimizer that has it" if several else ""
+    optimizer = (
         click.option(
+            "--optimizer",
+            "-o",
+            "optimizers",
+            multiple=True,
+            required=True,
+            type=RegistryName("optimizer"),
+            help="An optimizer (repeat for each).",
+        )
+        if several
+        else click.option(
             "--optimizer",
             "-o",
             required=True,
             type=RegistryName("optimizer"),
             help="Optimizer name (odeopt list optimizers).",
-        ),
+        )
+    )
+    return [
+        optimizer,
         click.option(
             "--surface",
             "-s",
@@ -284,19 +309,14 @@ def _run_options(function):
             type=RegistryName("surface"),
             help="Surface name (odeopt list surfaces).",
         ),
-        click.option(
-            "--lr",
-            type=float,
-            default=None,
-            help="Learning rate (default: chosen from the surface, see list).",
-        ),
-        click.option("--momentum", type=float, default=None, help="Momentum β."),
+        click.option("--lr", type=float, default=None, help=lr_help),
+        click.option("--momentum", type=float, default=None, help=f"Momentum β{each}."),
         click.option(
             "--param",
             "params",
             multiple=True,
             metavar="NAME=VALUE",
-            help="Any other hyperparameter, torch.optim names (repeatable).",
+            help=f"Any other hyperparameter, torch.optim names{each} (repeatable).",
         ),
         click.option(
             "--surface-param",
@@ -308,12 +328,15 @@ def _run_options(function):
         click.option(
             "--dim", type=int, default=None, help="Dimension of n-D surfaces."
         ),
-        click.option(
-            "--x0",
-            default=None,
-            metavar="A,B,...",
-            help="Start point (default: the surface's classic start).",
-        ),
+        click.option("--x0", default=None, metavar="A,B,...", help=x0_help),
+    ]
+
+
+def _run_options(function):
+    options = _problem_options(
+        lr_help="Learning rate (default: chosen from the surface, see list).",
+        x0_help="Start point (default: the surface's classic start).",
+    ) + [
         click.option(
             "--steps",
             type=int,
@@ -343,9 +366,7 @@ def _run_options(function):
             help="Stop (diverged) when some |θ_i| exceeds this.",
         ),
     ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    return _apply(function, options)
 
 
 def _collect_hyperparameters(lr, momentum, params) -> dict[str, Any]:
@@ -727,40 +748,18 @@ def run_command(
         _print_summary(summary, bound, bound_surface, traj)
 
 
+def _check_problem_options(function):
+    return _apply(
+        function,
+        _problem_options(
+            lr_help="Learning rate of the coarsest level (fixes the ODE parameters).",
+            x0_help="Start point.",
+        ),
+    )
+
+
 @cli.command("check", context_settings=CONTEXT)
-@click.option(
-    "--optimizer",
-    "-o",
-    required=True,
-    type=RegistryName("optimizer"),
-    help="Optimizer name.",
-)
-@click.option(
-    "--surface", "-s", required=True, type=RegistryName("surface"), help="Surface name."
-)
-@click.option(
-    "--lr",
-    type=float,
-    default=None,
-    help="Learning rate of the coarsest level (fixes the ODE parameters).",
-)
-@click.option("--momentum", type=float, default=None, help="Momentum β.")
-@click.option(
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Other hyperparameters (repeatable).",
-)
-@click.option(
-    "--surface-param",
-    "surface_params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Surface parameter (repeatable).",
-)
-@click.option("--dim", type=int, default=None, help="Dimension of n-D surfaces.")
-@click.option("--x0", default=None, metavar="A,B,...", help="Start point.")
+@_check_problem_options
 @click.option(
     "--horizon",
     type=float,
@@ -888,52 +887,11 @@ def check_command(
 
 def _several_options(function):
     """Options shared by ``compare`` and ``animate``: several optimizers, one start."""
-    options = [
-        click.option(
-            "--optimizer",
-            "-o",
-            "optimizers",
-            multiple=True,
-            required=True,
-            type=RegistryName("optimizer"),
-            help="An optimizer (repeat for each).",
-        ),
-        click.option(
-            "--surface",
-            "-s",
-            required=True,
-            type=RegistryName("surface"),
-            help="Surface name.",
-        ),
-        click.option(
-            "--lr", type=float, default=None, help="Learning rate for every optimizer."
-        ),
-        click.option(
-            "--momentum",
-            type=float,
-            default=None,
-            help="Momentum β for every optimizer that has it.",
-        ),
-        click.option(
-            "--param",
-            "params",
-            multiple=True,
-            metavar="NAME=VALUE",
-            help="Hyperparameter for every optimizer that has it (repeatable).",
-        ),
-        click.option(
-            "--surface-param",
-            "surface_params",
-            multiple=True,
-            metavar="NAME=VALUE",
-            help="Surface parameter (repeatable).",
-        ),
-        click.option(
-            "--dim", type=int, default=None, help="Dimension of n-D surfaces."
-        ),
-        click.option(
-            "--x0", default=None, metavar="A,B,...", help="The common start point."
-        ),
+    options = _problem_options(
+        several=True,
+        lr_help="Learning rate for every optimizer.",
+        x0_help="The common start point.",
+    ) + [
         click.option(
             "--steps",
             type=int,
@@ -952,9 +910,7 @@ def _several_options(function):
             "--reference", is_flag=True, help="Also draw each optimizer's ODE."
         ),
     ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    return _apply(function, options)
 
 
 def _run_several(
@@ -1034,22 +990,15 @@ def compare_command(
       odeopt compare -o gd -o momentum -o nesterov -o adam -s rosenbrock --plot cmp.png
       odeopt compare -o gd -o momentum -s quadratic --surface-param kappa=100 --align time
     """
-    from pathlib import Path
-
-    from .trajectory import dumps
+    from .trajectory import OutputError, atomic_output, check_output_path, dumps
 
     plot_path = _check_plot_path(plot)
-    if out is not None and Path(out).suffix.lower() not in (".json", ".csv"):
-        raise InputError(
-            f"cannot write {out!r}: unknown extension (valid: .json, .csv)"
-        )
+    out_path = None
     if out is not None:
-        from .trajectory import OutputError, check_output_path
-
         try:
-            check_output_path(Path(out).with_suffix(".json"))
+            out_path = check_output_path(out, (".json", ".csv"))
         except OutputError as error:
-            raise InputError(str(error).replace(".json", Path(out).suffix)) from None
+            raise InputError(str(error)) from None
     result, values = _run_several(
         optimizers,
         surface,
@@ -1064,29 +1013,27 @@ def compare_command(
         reference,
         tol,
     )
-    if out is not None:
-        path = Path(out)
-        tmp = path.with_name(f".{path.name}.tmp")
-        if path.suffix.lower() == ".json":
-            tmp.write_text(
-                dumps({"align": align, "tol": tol, "rows": result.rows}) + "\n"
-            )
-        else:
-            keys = [
-                "optimizer",
-                "lr",
-                "steps_done",
-                "t_final",
-                "final_loss",
-                "steps_to_tol",
-                "status",
-            ]
-            lines = [",".join(keys)] + [
-                ",".join("" if r[k] is None else str(r[k]) for k in keys)
-                for r in result.rows
-            ]
-            tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(path)
+    if out_path is not None:
+        with atomic_output(out_path) as tmp:
+            if out_path.suffix.lower() == ".json":
+                tmp.write_text(
+                    dumps({"align": align, "tol": tol, "rows": result.rows}) + "\n"
+                )
+            else:
+                keys = [
+                    "optimizer",
+                    "lr",
+                    "steps_done",
+                    "t_final",
+                    "final_loss",
+                    "steps_to_tol",
+                    "status",
+                ]
+                lines = [",".join(keys)] + [
+                    ",".join("" if r[k] is None else str(r[k]) for k in keys)
+                    for r in result.rows
+                ]
+                tmp.write_text("\n".join(lines) + "\n")
     if plot_path is not None:
         from .plotting import plot_compare, save
         from .stepper import resolve_surface
