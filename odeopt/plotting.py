@@ -344,16 +344,18 @@ def loss_curve(
     return ax
 
 
-def plot_run(traj: Trajectory, surface: BoundSurface | None = None) -> Figure:
-    """The standard picture of a run: path on the contour and the loss against time."""
+def _surface_of(traj: Trajectory) -> BoundSurface:
+    """The surface a run was made on, bound again from its ``meta``."""
     from .stepper import resolve_surface
 
+    meta = traj.meta
+    return resolve_surface(meta["surface"], traj.dim, meta.get("surface_params") or {})
+
+
+def plot_run(traj: Trajectory, surface: BoundSurface | None = None) -> Figure:
+    """The standard picture of a run: path on the contour and the loss against time."""
     if surface is None:
-        surface = resolve_surface(
-            traj.meta["surface"],
-            traj.meta["dim"],
-            traj.meta.get("surface_params") or {},
-        )
+        surface = _surface_of(traj)
     figure = new_figure(11.5, 4.8)
     left, right = figure.subplots(1, 2, width_ratios=(1.15, 1))
     if surface.dim == 2:
@@ -502,8 +504,7 @@ def lyapunov_values(
         objective is changed by ``weight_decay`` or ``maximize``, or the surface has
         no known minimum.
     """
-    from .registry import get_optimizer
-    from .stepper import resolve_surface
+    from .registry import get_optimizer, optimizers
 
     meta = traj.meta
     name = meta.get("model", {}).get("name")
@@ -512,7 +513,7 @@ def lyapunov_values(
     if model is None or model.lyapunov is None:
         have = sorted(
             f"{o.name}/{m.name}"
-            for o in _all_optimizers()
+            for o in optimizers().values()
             for m in o.models
             if m.lyapunov is not None
         )
@@ -532,9 +533,7 @@ def lyapunov_values(
             "maximize off"
         )
     if surface is None:
-        surface = resolve_surface(
-            meta["surface"], meta["dim"], meta.get("surface_params") or {}
-        )
+        surface = _surface_of(traj)
     best = surface.nearest_minimum(traj.ref_theta[-1])
     if best is None:
         raise ValueError(f"energy curves need a known minimum; {surface.name} has none")
@@ -552,12 +551,6 @@ def lyapunov_values(
             traj.t, traj.theta, v, traj.loss - best.value, best.theta, ode
         )
     return e_ref, e_it, model.lyapunov_text
-
-
-def _all_optimizers():
-    from .registry import optimizers
-
-    return optimizers().values()
 
 
 def energy(
@@ -696,7 +689,6 @@ def animate(
     (``to_jshtml()`` shows it in Jupyter); write it with :func:`save_animation`
     (GIF through Pillow, no ffmpeg needed).
     """
-    from .stepper import resolve_surface
 
     if not isinstance(trajs, (list, tuple)):
         trajs = [trajs]
@@ -708,11 +700,8 @@ def animate(
         raise ValueError(f"frames must be >= 2, got {frames}")
     if pace not in ("motion", "uniform"):
         raise ValueError(f"pace must be 'motion' or 'uniform', got {pace!r}")
-    first = trajs[0]
     if surface is None:
-        surface = resolve_surface(
-            first.meta["surface"], first.dim, first.meta.get("surface_params") or {}
-        )
+        surface = _surface_of(trajs[0])
     figure = new_figure(10.0, 4.2)
     left, right = figure.subplots(1, 2, width_ratios=(1.15, 1))
     xs = [np.asarray(tr.t if x == "t" else tr.step, dtype=float) for tr in trajs]
@@ -723,19 +712,13 @@ def animate(
         contour(surface, left, resolution=120)
         for tr in trajs:
             _fit_view(left, tr, surface)
-    elif surface.dim == 1:
+    elif surface.dim == 1:  # the loss curve, widened to every point the runs visit
         lo, hi = surface.bounds
         points = np.concatenate([tr.theta[:, 0] for tr in trajs])
         points = points[np.isfinite(points)]
         a = min(lo[0], points.min()) if points.size else lo[0]
         b = max(hi[0], points.max()) if points.size else hi[0]
-        grid = np.linspace(a, b, 400)
-        value = surface.python_kernels()[0]
-        with np.errstate(all="ignore"):
-            curve = np.array([value(np.array([g]), surface.p) for g in grid])
-        left.plot(grid, curve, color="0.3", lw=1.2)
-        left.set_xlabel("θ")
-        left.set_ylabel("loss")
+        contour(surface, left, bounds=([a], [b]))
         left.grid(alpha=0.3)
     else:
         left.set_xlabel("θ₀")
