@@ -949,7 +949,7 @@ def _run_several(
         )
     except (SurfaceError, HyperparameterError, RunError) as error:
         raise InputError(str(error)) from None
-    return result, values
+    return result
 
 
 @cli.command("compare", context_settings=CONTEXT)
@@ -999,7 +999,7 @@ def compare_command(
             out_path = check_output_path(out, (".json", ".csv"))
         except OutputError as error:
             raise InputError(str(error)) from None
-    result, values = _run_several(
+    result = _run_several(
         optimizers,
         surface,
         lr,
@@ -1036,12 +1036,12 @@ def compare_command(
                 tmp.write_text("\n".join(lines) + "\n")
     if plot_path is not None:
         from .plotting import plot_compare, save
-        from .stepper import resolve_surface
 
-        bound = resolve_surface(surface, result.trajectories[0].dim, values)
         save(
             plot_compare(
-                result.trajectories, bound, x="t" if align == "time" else "step"
+                result.trajectories,
+                result.surface,
+                x="t" if align == "time" else "step",
             ),
             plot_path,
         )
@@ -1133,7 +1133,7 @@ def animate_command(
         out_path = str(check_animation_path(out))
     except PlotError as error:
         raise InputError(str(error)) from None
-    result, values = _run_several(
+    result = _run_several(
         optimizers,
         surface,
         lr,
@@ -1147,12 +1147,10 @@ def animate_command(
         reference,
     )
     from .plotting import animate, save_animation
-    from .stepper import resolve_surface
 
-    bound = resolve_surface(surface, result.trajectories[0].dim, values)
     animation = animate(
         result.trajectories,
-        bound,
+        result.surface,
         x="t" if align == "time" else "step",
         frames=frames,
         pace=pace,

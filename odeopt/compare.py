@@ -16,6 +16,7 @@ import numpy as np
 from .optimizers._base import HyperparameterError
 from .registry import get_optimizer
 from .stepper import RunError, check_start, resolve_surface, run
+from .surfaces._base import BoundSurface
 from .trajectory import Trajectory
 
 
@@ -27,6 +28,7 @@ class Comparison:
     rows: list[dict[str, Any]]
     align: str
     tol: float
+    surface: BoundSurface
 
     def table(self) -> str:
         """Readable table."""
@@ -124,4 +126,6 @@ def compare(
                 "status": traj.status.value,
             }
         )
-    return Comparison(trajectories=trajs, rows=rows, align=align, tol=tol)
+    return Comparison(
+        trajectories=trajs, rows=rows, align=align, tol=tol, surface=bound_surface
+    )
