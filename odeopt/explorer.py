@@ -16,6 +16,7 @@ steps, reference) wired to :meth:`update`; ipywidgets is only imported there.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -27,9 +28,12 @@ from .stepper import resolve_surface, run
 from .trajectory import Trajectory
 
 
-def drawable_surfaces() -> list[str]:
+@functools.cache
+def drawable_surfaces() -> tuple[str, ...]:
     """Surfaces the explorer can draw: dimension 1 or 2 at their defaults."""
-    return [name for name in surface_names() if resolve_surface(name).dim in (1, 2)]
+    return tuple(
+        name for name in surface_names() if resolve_surface(name).dim in (1, 2)
+    )
 
 
 class Explorer:
