@@ -11,6 +11,7 @@ traceback and no partial output file.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -1221,5 +1222,34 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def console_main() -> None:
+    """The ``odeopt`` command: :func:`main`, then a prompt exit.
+
+    Once numba is loaded, the interpreter's ordinary shutdown (tearing down ~10^5
+    objects of numba's type registries and LLVM) takes ~0.13 s, a quarter of a warm
+    ``odeopt run`` (measured: 0.66 s -> 0.53 s).  Every file asked for is complete by
+    now (written atomically) and nothing registers exit handlers, so the process
+    flushes its streams and leaves with ``os._exit``.  In-process callers (tests,
+    notebooks) use :func:`main`, which ends with ``sys.exit`` as usual.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code
+        if not isinstance(code, int):
+            if code is not None:  # sys.exit("message") prints it, as Python does
+                print(code, file=sys.stderr)
+            code = 0 if code is None else 1
+    if "numba" not in sys.modules:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError):
+        code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    console_main()
