@@ -6,7 +6,8 @@ Prints medians of per-round ratios (round-robin, so machine load hits every cont
 alike):
 
 1. One trajectory, Nesterov (PyTorch form) on 2-D Rosenbrock, ns/step:
-   odeopt's generated runner (raw, and through ``odeopt.run``) against a hand-written
+   odeopt's generated runner (called through numba, as the C-ABI code loaded from the
+   object cache, and through ``odeopt.run``) against a hand-written
    ``@njit`` loop of the same update and a Python + NumPy loop.
 2. Batched trajectory-steps per second: ``odeopt.run_batch`` (``prange`` over starts)
    against a hand-written ``prange`` loop of the same update.
@@ -87,16 +88,17 @@ def odeopt_runner():
     sgd = get_optimizer("nesterov")
     rosen = get_surface("rosenbrock").bind()
     runner = _codegen.get_runner(sgd.kernels, rosen.surface.kernels)
-    return runner, rosen.p
+    native = _codegen.get_advance(sgd.kernels, rosen.surface.kernels)
+    return runner.advance, native, rosen.p
 
 
-def time_raw_runner(runner, p, lr, n):
+def time_raw_runner(advance, p, lr, n):
     theta = X0.copy()
     state = np.zeros((1, 2))
-    hp = np.array([lr, MOMENTUM, 0.0, 0.0, 1.0, 0.0])
+    hp = np.array([lr, MOMENTUM, 0.0, 0.0, 1.0, 0.0, 0.0])
     rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 2)), np.zeros(2))
     t = time.perf_counter()
-    runner.advance(theta, state, hp, p, 0, n, 0, 0.0, 1e100, *rec, 0)
+    advance(theta, state, hp, p, 0, n, 0, 0.0, 1e100, *rec, 0)
     return time.perf_counter() - t, theta
 
 
@@ -115,9 +117,10 @@ def time_api(lr, n):
 
 
 def single_trajectory(steps, rounds):
-    runner, p = odeopt_runner()
+    runner, native, p = odeopt_runner()
     for lr in (1e-4, 1e-3):  # warm every contender (compile or cache load)
         time_raw_runner(runner, p, lr, 10)
+        time_raw_runner(native, p, lr, 10)
         time_hand(lr, 10)
         time_api(lr, 10)
     print(
@@ -125,12 +128,15 @@ def single_trajectory(steps, rounds):
         f"median of {rounds} rounds"
     )
     for lr, label in ((1e-4, "normal numbers"), (1e-3, "subnormal tail")):
-        rows = {"hand": [], "raw": [], "api": []}
+        rows = {"hand": [], "raw": [], "native": [], "api": []}
         for _ in range(rounds):
             t_hand, th_hand = time_hand(lr, steps)
             t_raw, th_raw = time_raw_runner(runner, p, lr, steps)
+            t_native, th_native = time_raw_runner(native, p, lr, steps)
             t_api, th_api = time_api(lr, steps)
             assert np.array_equal(th_raw, th_api)
+            assert np.array_equal(th_raw, th_native)
+            rows["native"].append(t_native)
             assert np.allclose(th_raw, th_hand, rtol=1e-9, atol=1e-12)
             rows["hand"].append(t_hand)
             rows["raw"].append(t_raw)
@@ -142,10 +148,17 @@ def single_trajectory(steps, rounds):
         ratio_api = statistics.median(
             a / h for a, h in zip(rows["api"], rows["hand"], strict=True)
         )
+        ratio_native = statistics.median(
+            a / h for a, h in zip(rows["native"], rows["hand"], strict=True)
+        )
         print(f"   lr={lr:g} ({label}):")
         print(f"     hand-written @njit loop       {ns['hand']:8.2f} ns/step   1.00x")
         print(
-            f"     odeopt runner (advance)       {ns['raw']:8.2f} ns/step   {ratio_raw:.2f}x"
+            f"     odeopt runner, numba call     {ns['raw']:8.2f} ns/step   {ratio_raw:.2f}x"
+        )
+        print(
+            f"     odeopt runner, cached object  {ns['native']:8.2f} ns/step   "
+            f"{ratio_native:.2f}x"
         )
         print(
             f"     odeopt.run(record_every=n)    {ns['api']:8.2f} ns/step   {ratio_api:.2f}x"
@@ -206,6 +219,9 @@ def _time_command(argv, env):
 
 def startup(rounds):
     env = dict(os.environ)
+    # As a user's shell would: Python caches bytecode (some sandboxes turn that off,
+    # which would time odeopt compiling its own sources on every start).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     odeopt_cmd = [sys.executable, "-m", "odeopt"]
     commands = {
         "import numba, numpy": [sys.executable, "-c", "import numba, numpy"],

@@ -344,7 +344,9 @@ def run(
             raise RunError(str(error)) from None
 
     t_setup = time.perf_counter()
-    runner = _codegen.get_runner(bound.optimizer.kernels, bound_surface.surface.kernels)
+    advance = _codegen.get_advance(
+        bound.optimizer.kernels, bound_surface.surface.kernels
+    )
     theta = start.copy()
     state = initial_state(bound, bound_surface.dim)
     hp = bound.kernel_hp()
@@ -357,7 +359,7 @@ def run(
     rec_loss = np.zeros(n_max)
     rec_step[0], rec_theta[0], rec_loss[0] = 0, start, bound_surface.value(start)
     # A zero-step call loads (or compiles) the runner, so wall time is stepping only.
-    runner.advance(
+    advance(
         theta,
         state,
         hp,
@@ -378,7 +380,7 @@ def run(
     k, n_rec, code = 0, 1, _codegen.RUNNING
     while True:
         chunk = min(steps - k, _CHUNK if progress is not None else steps - k)
-        code, k, n_rec = runner.advance(
+        code, k, n_rec = advance(
             theta,
             state,
             hp,

@@ -114,6 +114,85 @@ def test_editing_a_kernel_file_never_runs_stale_code(isolated_cache):
     assert (again["hits"], again["theta"]) == (1, after["theta"])
 
 
+NATIVE_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    import cache_probe_surface as surface
+    import odeopt.optimizers.sgd as sgd
+    from odeopt import _codegen
+    advance = _codegen.get_advance(sgd, surface)
+    theta = np.array([1.0]); state = np.zeros((1, 1))
+    hp = np.array([0.1, 0.0, 0.0, 0.0, 0.0, 0.0])  # gd, lr = 0.1
+    rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 1)), np.zeros(2))
+    advance(theta, state, hp, np.zeros(1), 0, 1, 1, 0.0, 1e100, *rec, 0)
+    print(json.dumps({"theta": theta[0], "source": advance.source,
+                      # built only when numba's compiler context is set up
+                      "compiler": "numba.np.arraymath" in sys.modules}))
+    """
+)
+
+
+def run_native_probe(folder, env):
+    out = subprocess.run(
+        [sys.executable, "-c", NATIVE_PROBE, str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def object_files(env):
+    folder = os.path.join(env["ODEOPT_CACHE_DIR"], "runners")
+    return sorted(f for f in os.listdir(folder) if f.endswith(".o"))
+
+
+def test_second_process_runs_cached_object_code_without_numbas_compiler(isolated_cache):
+    folder, env = isolated_cache
+    write_surface(folder, "2.0")
+    first = run_native_probe(folder, env)
+    second = run_native_probe(folder, env)
+    assert (first["source"], first["compiler"]) == ("compiled", True)
+    assert (second["source"], second["compiler"]) == ("object", False)
+    assert first["theta"] == second["theta"] == pytest.approx(1.0 - 0.1 * 2.0)
+    assert len(object_files(env)) == 1
+
+
+def test_editing_a_kernel_file_never_runs_stale_object_code(isolated_cache):
+    folder, env = isolated_cache
+    path = write_surface(folder, "2.0")
+    run_native_probe(folder, env)
+    before = object_files(env)
+    path.write_text(path.read_text().replace("2.0", "4.0"))  # same size on purpose
+    after = run_native_probe(folder, env)
+    assert after["source"] == "compiled"
+    assert after["theta"] == pytest.approx(1.0 - 0.1 * 4.0)
+    assert len(object_files(env)) == 1 and object_files(env) != before
+    again = run_native_probe(folder, env)
+    assert (again["source"], again["theta"]) == ("object", after["theta"])
+
+
+def test_object_code_with_an_unresolvable_symbol_is_not_loaded(isolated_cache):
+    folder, env = isolated_cache
+    write_surface(folder, "2.0")
+    run_native_probe(folder, env)
+    runners = os.path.join(env["ODEOPT_CACHE_DIR"], "runners")
+    (sidecar,) = [f for f in os.listdir(runners) if f.endswith(".json")]
+    meta_path = os.path.join(runners, sidecar)
+    with open(meta_path) as f:
+        meta = json.load(f)
+    meta["undefined"].append("odeopt_no_such_symbol")
+    with open(meta_path, "w") as f:
+        json.dump(meta, f)
+    probe = run_native_probe(folder, env)  # compiles instead of linking the object
+    assert probe["source"] == "compiled"
+    assert probe["theta"] == pytest.approx(0.8)
+
+
 def test_stamp_covers_the_template_and_both_kernel_files():
     sgd = registry.get_optimizer("gd").kernels
     rosen = registry.get_surface("rosenbrock").kernels
