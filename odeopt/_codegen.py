@@ -199,6 +199,7 @@ _STAGES_BY_POINT = """\
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], ModuleType] = {}
 _advances: dict[tuple[str, str], object] = {}
+_paths: dict[tuple[str, str], Path] = {}
 
 
 def _source(module: ModuleType) -> str:
@@ -214,7 +215,7 @@ def runner_source(
     """The text of the runner module for a pair, and its stamp."""
     import numba
 
-    n_stages = int(getattr(optimizer_module, "N_STAGES", 1))
+    n_stages = _n_stages(optimizer_module)
     by_point = hasattr(optimizer_module, "stage_point")
     stamp_input = "\0".join(
         [
@@ -241,6 +242,11 @@ def runner_source(
     ), stamp
 
 
+def _n_stages(optimizer_module: ModuleType) -> int:
+    """Gradient evaluations per step (rows of the runner's G)."""
+    return int(getattr(optimizer_module, "N_STAGES", 1))
+
+
 def _runner_folder() -> Path:
     folder = _jit.cache_dir() / "runners"
     try:
@@ -261,6 +267,9 @@ def _short(module_name: str) -> str:
 def _runner_path(optimizer_module: ModuleType, surface_module: ModuleType) -> Path:
     """The runner file of a pair, written (and its superseded versions, with their
     object code, removed) when its stamp is new.  Call with ``_lock`` held."""
+    key = (optimizer_module.__name__, surface_module.__name__)
+    if key in _paths:
+        return _paths[key]
     source, stamp = runner_source(optimizer_module, surface_module)
     folder = _runner_folder()
     prefix = (
@@ -278,6 +287,7 @@ def _runner_path(optimizer_module: ModuleType, surface_module: ModuleType) -> Pa
         ]:
             if stamp not in old.name:  # superseded runners and their object code
                 old.unlink(missing_ok=True)
+    _paths[key] = path
     return path
 
 
@@ -318,25 +328,21 @@ def get_advance(optimizer_module: ModuleType, surface_module: ModuleType):
 
     from . import _native
 
-    n_stages = int(getattr(optimizer_module, "N_STAGES", 1))
     if numba.config.DISABLE_JIT:
-        function, source, keep = None, "numba", None
+        advance = get_runner(optimizer_module, surface_module).advance
+        source = "numba"
     else:
         with _lock:
             path = _runner_path(optimizer_module, surface_module)
         obj_path, meta_path = _native.object_paths(path, _native.host_key())
         function = _native.load(obj_path, meta_path) if meta_path.exists() else None
-        source, keep = "object", None
+        compiled, source = None, "object"
         if function is None:
-            keep = get_runner(optimizer_module, surface_module).compile_advance_c()
-            _native.export(keep, obj_path, meta_path)
-            function = _native.PROTOTYPE(keep.address)
-            source = "compiled"
-    if function is None:
-        advance = get_runner(optimizer_module, surface_module).advance
-    else:
-        advance = _native.wrap(function, n_stages)
-        advance.compiled = keep  # the cfunc owns the code it points at
+            compiled = get_runner(optimizer_module, surface_module).compile_advance_c()
+            _native.export(compiled, obj_path, meta_path)
+            function, source = _native.PROTOTYPE(compiled.address), "compiled"
+        advance = _native.wrap(function, _n_stages(optimizer_module))
+        advance.compiled = compiled  # the cfunc owns the code it points at
     advance.source = source
     _advances[key] = advance
     return advance

@@ -42,20 +42,23 @@ PROTOTYPE = ctypes.CFUNCTYPE(
 )
 
 
-def host_key() -> str:
-    """A hash of what the machine code depends on: triple, CPU name and features,
-    read as numba reads them (``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` respected)."""
+def host_target() -> tuple[str, str, str]:
+    """Triple, CPU name and CPU features, read as numba reads them for its JIT
+    (``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` respected): numba's ``magic_tuple``."""
     import llvmlite.binding as ll
     from numba.core import codegen, config
 
-    cpu = config.CPU_NAME or ll.get_host_cpu_name()
     features = (
         config.CPU_FEATURES
         if config.CPU_FEATURES is not None
         else codegen.get_host_cpu_features()
     )
-    text = f"{ll.get_process_triple()}\x00{cpu}\x00{features}"
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return ll.get_process_triple(), config.CPU_NAME or ll.get_host_cpu_name(), features
+
+
+def host_key() -> str:
+    """A hash of :func:`host_target`: what the machine code depends on."""
+    return hashlib.sha256("\0".join(host_target()).encode()).hexdigest()[:12]
 
 
 def object_paths(runner_path: Path, key: str) -> tuple[Path, Path]:
@@ -73,16 +76,8 @@ def export(cfunc, obj_path: Path, meta_path: Path) -> bool:
     try:
         library = cfunc._library
         module = library._final_module
-        magic = library._codegen.magic_tuple()
-        import llvmlite.binding as ll
-        from numba.core import config
-
-        expected = (
-            ll.get_process_triple(),
-            config.CPU_NAME or ll.get_host_cpu_name(),
-        )
-        if tuple(magic[:2]) != expected:
-            return False  # numba compiled for a target we cannot name: do not cache
+        if tuple(library._codegen.magic_tuple()) != host_target():
+            return False  # numba compiled for another target than the key names
         undefined = sorted(
             {f.name for f in module.functions if f.is_declaration}
             | {g.name for g in module.global_variables if g.is_declaration}
@@ -98,14 +93,14 @@ def export(cfunc, obj_path: Path, meta_path: Path) -> bool:
         return False
 
 
-def _resolvable(name: str, ll) -> bool:
+def _resolvable(name: str, ll, process: ctypes.CDLL) -> bool:
     if name.startswith("llvm."):  # intrinsics: instructions or libm, always there
         return True
     if ll.address_of_symbol(name):
         return True
     try:  # the C API and libm, exported by the running interpreter
-        ctypes.CDLL(None)[name]
-    except (AttributeError, OSError):
+        process[name]
+    except AttributeError:
         return False
     return True
 
@@ -141,7 +136,9 @@ def load(obj_path: Path, meta_path: Path):
         except (OSError, ValueError):
             return None
         engine, ll = _get_engine()
-        if not all(_resolvable(name, ll) for name in meta.get("undefined", ())):
+        process = ctypes.CDLL(None)
+        undefined = meta.get("undefined", ())
+        if not all(_resolvable(name, ll, process) for name in undefined):
             return None
         engine.add_object_file(ll.ObjectFileRef.from_data(code))
         engine.finalize_object()

@@ -59,9 +59,9 @@ PROBE = textwrap.dedent(
 )
 
 
-def run_probe(folder, env):
+def run_probe(folder, env, script=PROBE):
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(folder)],
+        [sys.executable, "-c", script, str(folder)],
         capture_output=True,
         text=True,
         env=env,
@@ -135,15 +135,7 @@ NATIVE_PROBE = textwrap.dedent(
 
 
 def run_native_probe(folder, env):
-    out = subprocess.run(
-        [sys.executable, "-c", NATIVE_PROBE, str(folder)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=600,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_probe(folder, env, NATIVE_PROBE)
 
 
 def object_files(env):
