@@ -6,6 +6,8 @@ defines the kernel and the registry entries::
     HYPERPARAMETERS = ("lr", "momentum", ...)   # layout of the kernel's hp array
     STATE_ROWS = 1                              # rows of the (rows, dim) state array
     N_STAGES = 1                                # gradient evaluations per step
+    FAST_PATHS = ({"weight_decay": 0.0, ...},)  # optional: values that switch
+                                                # features off (see below)
 
     @kernel
     def step(k, theta, state, G, hp):
@@ -21,8 +23,10 @@ defines the kernel and the registry entries::
 
 Several optimizers may share a kernel (``gd``, ``momentum`` and ``nesterov`` are all
 ``torch.optim.SGD``) and then differ by the hyperparameters they expose and those they
-fix.  The state starts at zero (PyTorch's empty buffers), except where
-:attr:`Optimizer.init_state` says otherwise.
+fix.  Each set of ``FAST_PATHS`` gets its own compiled copy of the 2-D loop, with those
+values as constants: a feature switched off by a runtime value still costs a select in
+the chain of dependent operations of every step.  The state starts at zero (PyTorch's
+empty buffers), except where :attr:`Optimizer.init_state` says otherwise.
 """
 
 from __future__ import annotations

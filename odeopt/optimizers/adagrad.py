@@ -54,6 +54,9 @@ HYPERPARAMETERS = (
 )
 STATE_ROWS = 1  # the sum of squared gradients S
 N_STAGES = 1
+# Values that switch features off: the runner compiles a copy of its loop with
+# these as constants (see _codegen).
+FAST_PATHS = ({"lr_decay": 0.0, "weight_decay": 0.0, "maximize": 0.0},)
 
 
 def initial_state(hp, dim):

@@ -96,6 +96,9 @@ HYPERPARAMETERS = (
 )
 STATE_ROWS = 3  # first moment m, second moment v, running max of v (amsgrad)
 N_STAGES = 1
+# Values that switch features off: the runner compiles a copy of its loop with
+# these as constants (see _codegen).
+FAST_PATHS = ({"weight_decay": 0.0, "amsgrad": 0.0, "maximize": 0.0},)
 
 
 @kernel

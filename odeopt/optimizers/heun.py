@@ -44,6 +44,9 @@ from ._base import (
 HYPERPARAMETERS = ("lr", "weight_decay", "maximize")
 STATE_ROWS = 0  # no state: θ alone
 N_STAGES = 2  # g at θ, then at the predictor p̃
+# Values that switch features off: the runner compiles a copy of its loop with
+# these as constants (see _codegen).
+FAST_PATHS = ({"weight_decay": 0.0, "maximize": 0.0},)
 
 
 @kernel

@@ -67,6 +67,9 @@ from ._base import (
 HYPERPARAMETERS = ("lr", "r", "weight_decay", "maximize")
 STATE_ROWS = 1  # the previous iterate x_{k-1}
 N_STAGES = 1  # one gradient, at the extrapolated point y
+# Values that switch features off: the runner compiles a copy of its loop with
+# these as constants (see _codegen).
+FAST_PATHS = ({"weight_decay": 0.0, "maximize": 0.0},)
 
 
 @kernel

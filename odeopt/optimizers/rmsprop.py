@@ -77,6 +77,9 @@ HYPERPARAMETERS = (
 )
 STATE_ROWS = 3  # square average v, momentum buffer b, gradient average ḡ
 N_STAGES = 1
+# Values that switch features off: the runner compiles a copy of its loop with
+# these as constants (see _codegen).
+FAST_PATHS = ({"weight_decay": 0.0, "momentum": 0.0, "centered": 0.0, "maximize": 0.0},)
 
 
 @kernel

@@ -97,6 +97,12 @@ HYPERPARAMETERS = (
 )
 STATE_ROWS = 1  # the momentum buffer b
 N_STAGES = 1
+# Values that switch features off, as PyTorch's defaults run heavy ball and
+# Nesterov: the runner compiles a copy of its loop with these as constants (see
+# _codegen; one set per family, as each copy costs compile time).
+FAST_PATHS = (
+    {"dampening": 0.0, "weight_decay": 0.0, "maximize": 0.0, "buffer_given": 0.0},
+)
 
 
 @kernel

@@ -1,0 +1,51 @@
+"""numba intrinsics of the generated runners (imported by them only: it imports numba).
+
+:func:`stack_array` gives the runners arrays that LLVM can keep in registers.  An
+array of numba's own (``np.empty``) lives on the heap, so every step of a 2-D run
+stored θ and the optimizer state to memory and loaded them back, and every
+hyperparameter was reloaded (a store to θ might have changed it).  A fixed-size
+``alloca`` in the function's entry block that never escapes is split into scalars by
+LLVM's SROA pass instead; read through :func:`carray` (no meminfo, no reference
+counts) the kernels still see ordinary arrays.
+
+With ``NUMBA_DISABLE_JIT=1`` the runners are plain Python: ``stack_array`` then
+returns a placeholder and ``carray`` turns it into a zeroed NumPy array.
+"""
+
+import numba
+import numpy as np
+
+if numba.config.DISABLE_JIT:
+
+    class _StackArray:
+        """What stack_array returns in plain Python: carray allocates instead."""
+
+    def stack_array(size):
+        return _StackArray()
+
+    def carray(pointer, shape, dtype=None):
+        if isinstance(pointer, _StackArray):
+            return np.zeros(shape)
+        return numba.carray(pointer, shape, dtype)
+
+else:
+    from llvmlite import ir
+    from numba import carray, types  # noqa: F401  (carray: the runners' import)
+    from numba.extending import intrinsic
+
+    @intrinsic(prefer_literal=True)
+    def stack_array(typingctx, size):
+        """``stack_array(n)`` -> a pointer to ``n`` float64 on the stack (``n`` a
+        literal int; 0 gives room for one), valid for the whole calling function.
+        View it with ``carray(stack_array(n), shape)``."""
+        if not isinstance(size, types.IntegerLiteral):
+            return None  # typing fails: the size must be a constant
+        length = max(int(size.literal_value), 1)
+
+        def codegen(context, builder, signature, args):
+            # In the entry block, where SROA and mem2reg look for allocas to promote.
+            with builder.goto_entry_block():
+                slot = builder.alloca(ir.ArrayType(ir.DoubleType(), length))
+            return builder.bitcast(slot, ir.PointerType(ir.DoubleType()))
+
+        return types.CPointer(types.float64)(size), codegen
