@@ -10,7 +10,9 @@ alike):
    object cache, and through ``odeopt.run``) against a hand-written
    ``@njit`` loop of the same update and a Python + NumPy loop.
 2. Batched trajectory-steps per second: ``odeopt.run_batch`` (``prange`` over starts)
-   against a hand-written ``prange`` loop of the same update.
+   against hand-written ``prange`` loops of the same update, one start per iteration
+   and in SIMD blocks of starts (lane loops innermost, as design.md's fastest numba
+   anchor).
 3. Start-up: ``odeopt --help``, ``odeopt list`` and a warm ``odeopt run`` against
    ``python -c "import numba, numpy"``.
 
@@ -212,13 +214,16 @@ def single_trajectory(steps, rounds):
 
 
 def batched(n_starts, n_steps, rounds):
+    n_starts -= n_starts % BLOCK  # whole blocks for the SIMD baseline
     rng = np.random.default_rng(0)
     starts = rng.uniform([-1.5, -0.5], [1.5, 2.0], size=(n_starts, 2))
     hp = {"lr": 1e-4, "momentum": MOMENTUM}
     odeopt.run_batch("nesterov", "rosenbrock", starts[:4], [hp], steps=10)
     hand_nesterov_batch(starts[:4].copy(), 1e-4, MOMENTUM, 1.0, 100.0, 10)
+    hand_nesterov_blocks(starts[:BLOCK].copy(), 1e-4, MOMENTUM, 1.0, 100.0, 10)
     work = n_starts * n_steps
-    r_ode, r_hand, ratios = [], [], []
+    rates = {"ode": [], "hand": [], "blocks": []}
+    ratios, block_ratios = [], []
     for _ in range(rounds):
         result = odeopt.run_batch("nesterov", "rosenbrock", starts, [hp], steps=n_steps)
         t_o = result.wall_time_s
@@ -226,21 +231,33 @@ def batched(n_starts, n_steps, rounds):
         t = time.perf_counter()
         hand_nesterov_batch(thetas, 1e-4, MOMENTUM, 1.0, 100.0, n_steps)
         t_h = time.perf_counter() - t
+        blocks = starts.copy()
+        t = time.perf_counter()
+        hand_nesterov_blocks(blocks, 1e-4, MOMENTUM, 1.0, 100.0, n_steps)
+        t_b = time.perf_counter() - t
         assert np.allclose(result.final_theta[0], thetas, rtol=1e-9, atol=1e-12)
-        r_ode.append(work / t_o)
-        r_hand.append(work / t_h)
+        assert np.array_equal(blocks, thetas)
+        rates["ode"].append(work / t_o)
+        rates["hand"].append(work / t_h)
+        rates["blocks"].append(work / t_b)
         ratios.append(t_o / t_h)
+        block_ratios.append(t_o / t_b)
     print(
         f"\n2. Batched: {n_starts:.0e} starts x {n_steps:.0e} steps, "
-        f"{numba.get_num_threads()} threads"
+        f"{numba.get_num_threads()} threads (trajectory-steps/s)"
     )
     print(
-        f"     hand-written prange loop      {statistics.median(r_hand):.3g} "
-        "trajectory-steps/s"
+        f"     hand-written prange, SIMD blocks of {BLOCK} "
+        f"{statistics.median(rates['blocks']):.3g}"
     )
     print(
-        f"     odeopt.run_batch              {statistics.median(r_ode):.3g} "
-        f"trajectory-steps/s   ({statistics.median(ratios):.2f}x the time)"
+        "     hand-written prange, one start each "
+        f"{statistics.median(rates['hand']):.3g}"
+    )
+    print(
+        f"     odeopt.run_batch                   {statistics.median(rates['ode']):.3g}"
+        f"   ({statistics.median(ratios):.2f}x the time of one-start-each, "
+        f"{statistics.median(block_ratios):.2f}x of SIMD blocks)"
     )
 
 
@@ -293,7 +310,7 @@ def main():
     )
     args = parser.parse_args()
     if args.quick:
-        args.steps, args.rounds, args.starts, args.batch_steps = 100_000, 2, 2_000, 200
+        args.steps, args.rounds, args.starts, args.batch_steps = 100_000, 2, 2_048, 200
     print(
         f"odeopt benchmark — numba {numba.__version__}, numpy {np.__version__}, "
         f"{os.cpu_count()} CPUs"

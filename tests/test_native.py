@@ -116,3 +116,40 @@ def test_numba_disable_jit_runs_the_same_steps_as_plain_python(tmp_path):
     jitted = odeopt.run("heun", "booth", steps=50)
     assert plain["source"] == "numba"
     np.testing.assert_allclose(plain["theta"], jitted.final_theta, rtol=1e-14)
+
+
+def test_fast_path_copy_equals_the_general_copy():
+    # Nesterov with PyTorch's fresh buffer (b1 = g1) runs the FAST_PATHS copy of the 2-D
+    # loop; "buffer given" with a zero buffer runs the general copy and computes the
+    # same numbers (b1 = 0*beta + 1*g1 = g1), bit for bit.
+    from odeopt.registry import get_optimizer, get_surface
+
+    surface = get_surface("rosenbrock").bind()
+    optimizer = get_optimizer("nesterov")
+    runner = _codegen.get_runner(optimizer.kernels, surface.surface.kernels)
+    layout = optimizer.kernels.HYPERPARAMETERS
+    results = []
+    for buffer_given in (0.0, 1.0):
+        hp = np.zeros(len(layout))
+        hp[layout.index("lr")] = 1e-3
+        hp[layout.index("momentum")] = 0.9
+        hp[layout.index("nesterov")] = 1.0
+        hp[layout.index("buffer_given")] = buffer_given
+        theta, state = np.array([-1.2, 1.0]), np.zeros((1, 2))
+        rec = (np.zeros(50, dtype=np.int64), np.zeros((50, 2)), np.zeros(50))
+        out = runner.advance(theta, state, hp, surface.p, 0, 500, 10, 0.0, 1e100, *rec, 0)
+        results.append((out, theta, state, *rec))
+    fast, general = results
+    assert fast[0] == general[0] == (0, 500, 50)
+    for a, b in zip(fast[1:], general[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fast_paths_must_name_hyperparameters():
+    from types import SimpleNamespace
+
+    family = SimpleNamespace(
+        __name__="fake", HYPERPARAMETERS=("lr", "beta"), FAST_PATHS=({"gamma": 0.0},)
+    )
+    with pytest.raises(ValueError, match="gamma"):
+        _codegen._fast_paths(family)
