@@ -27,6 +27,7 @@ import os
 import platform
 import sys
 import tempfile
+import textwrap
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -51,6 +52,7 @@ jit_module(_optimizer)
 jit_module(_surface)
 N_STAGES = {n_stages}
 STATE_ROWS = {state_rows}
+N_HP = {n_hp}  # the family's HYPERPARAMETERS: _run copies exactly these
 _OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 # The per-step kernels are inlined into the loop by numba itself: LLVM declined to
@@ -145,6 +147,8 @@ def _run(theta_in, state_in, hp_in, p, G_in, y_in, k_start, n_steps, record_ever
 def advance(theta, state, hp, p, k_start, n_steps, record_every, tol, max_norm,
             rec_step, rec_theta, rec_loss, n_rec):
     """One trajectory: theta and state are advanced in place."""
+    if hp.shape[0] != N_HP:
+        raise ValueError("hp must hold the family's HYPERPARAMETERS")
     dim = theta.shape[0]
     G = np.zeros((N_STAGES, dim))
     y = np.zeros(dim)
@@ -184,6 +188,8 @@ def advance_batch(thetas, states, hps, p, n_steps, record_every, tol, max_norm,
                   rec_step, rec_theta, rec_loss, out_status, out_steps, out_nrec):
     """Independent trajectories b = 0..B-1 in parallel (results do not depend on the
     number of threads: nothing is shared between iterations)."""
+    if hps.shape[1] != N_HP:
+        raise ValueError("hps must hold the family's HYPERPARAMETERS")
     for b in prange(thetas.shape[0]):
         dim = thetas.shape[1]
         G = np.zeros((N_STAGES, dim))
@@ -291,7 +297,9 @@ def _fast_paths(optimizer_module: ModuleType) -> str:
                 constants="".join(f"        hp[{i}] = {v!r}\n" for i, v in pairs),
             )
         )
-    general = _BRANCH.format(opening="else:" if branches else "if True:", constants="")
+    general = _BRANCH.format(opening="else:", constants="")
+    if not branches:  # the loop alone, without its `else:` line
+        return textwrap.indent(textwrap.dedent(general.split("\n", 1)[1]), "    ")
     return "\n".join([*branches, general])
 
 
@@ -394,7 +402,11 @@ def get_advance(optimizer_module: ModuleType, surface_module: ModuleType):
             compiled = get_runner(optimizer_module, surface_module).compile_advance_c()
             _native.export(compiled, obj_path, meta_path)
             function, source = _native.PROTOTYPE(compiled.address), "compiled"
-        advance = _native.wrap(function, _n_stages(optimizer_module))
+        advance = _native.wrap(
+            function,
+            _n_stages(optimizer_module),
+            len(optimizer_module.HYPERPARAMETERS),
+        )
         advance.compiled = compiled  # the cfunc owns the code it points at
     advance.source = source
     _advances[key] = advance

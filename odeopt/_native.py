@@ -149,8 +149,9 @@ def load(obj_path: Path, meta_path: Path):
         return PROTOTYPE(address)
 
 
-def wrap(function, n_stages: int):
-    """``advance`` with the numba runner's signature, calling the C function."""
+def wrap(function, n_stages: int, n_hp: int):
+    """``advance`` with the numba runner's signature, calling the C function (``n_hp``:
+    the length of the family's HYPERPARAMETERS, which the runner copies)."""
 
     def advance(
         theta,
@@ -176,6 +177,8 @@ def wrap(function, n_stages: int):
             raise TypeError("advance needs a C-contiguous int64 rec_step")
         if state.shape[1:] != (dim,) or rec_theta.shape[1:] != (dim,):
             raise ValueError("state and rec_theta must have dim columns")
+        if hp.shape != (n_hp,):
+            raise ValueError(f"hp must hold the family's {n_hp} HYPERPARAMETERS")
         G = np.zeros((n_stages, dim))
         y = np.zeros(dim)
         out = np.array([0, 0, n_rec], dtype=np.int64)

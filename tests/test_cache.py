@@ -48,7 +48,7 @@ PROBE = textwrap.dedent(
     from odeopt import _codegen
     runner = _codegen.get_runner(sgd, surface)
     theta = np.array([1.0]); state = np.zeros((1, 1))
-    hp = np.array([0.1, 0.0, 0.0, 0.0, 0.0, 0.0])  # gd, lr = 0.1
+    hp = np.zeros(len(sgd.HYPERPARAMETERS)); hp[0] = 0.1  # gd, lr = 0.1
     rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 1)), np.zeros(2))
     runner.advance(theta, state, hp, np.zeros(1), 0, 1, 1, 0.0, 1e100, *rec, 0)
     stats = runner.advance.stats
@@ -124,7 +124,7 @@ NATIVE_PROBE = textwrap.dedent(
     from odeopt import _codegen
     advance = _codegen.get_advance(sgd, surface)
     theta = np.array([1.0]); state = np.zeros((1, 1))
-    hp = np.array([0.1, 0.0, 0.0, 0.0, 0.0, 0.0])  # gd, lr = 0.1
+    hp = np.zeros(len(sgd.HYPERPARAMETERS)); hp[0] = 0.1  # gd, lr = 0.1
     rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 1)), np.zeros(2))
     advance(theta, state, hp, np.zeros(1), 0, 1, 1, 0.0, 1e100, *rec, 0)
     print(json.dumps({"theta": theta[0], "source": advance.source,

@@ -63,10 +63,10 @@ def test_the_cases_cover_every_status():
 def test_native_runner_is_used_and_checks_its_arrays():
     from odeopt.registry import get_optimizer, get_surface
 
-    advance = _codegen.get_advance(
-        get_optimizer("gd").kernels, get_surface("booth").kernels
-    )
+    kernels = get_optimizer("gd").kernels
+    advance = _codegen.get_advance(kernels, get_surface("booth").kernels)
     assert advance.source in ("compiled", "object")
+    hp = np.zeros(len(kernels.HYPERPARAMETERS))
     theta = np.array([0.0, 0.0])
     rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 2)), np.zeros(2))
     p = np.zeros(0)
@@ -74,7 +74,7 @@ def test_native_runner_is_used_and_checks_its_arrays():
         advance(
             theta.astype(np.float32),
             np.zeros((1, 2)),
-            np.zeros(6),
+            hp,
             p,
             0,
             1,
@@ -85,7 +85,10 @@ def test_native_runner_is_used_and_checks_its_arrays():
             0,
         )
     with pytest.raises(ValueError, match="dim columns"):
-        advance(theta, np.zeros((1, 3)), np.zeros(6), p, 0, 1, 0, 0.0, 1e100, *rec, 0)
+        advance(theta, np.zeros((1, 3)), hp, p, 0, 1, 0, 0.0, 1e100, *rec, 0)
+    # the runner copies exactly the family's hyperparameters: a short hp is refused
+    with pytest.raises(ValueError, match="HYPERPARAMETERS"):
+        advance(theta, np.zeros((1, 2)), hp[:-1], p, 0, 1, 0, 0.0, 1e100, *rec, 0)
 
 
 def test_numba_disable_jit_runs_the_same_steps_as_plain_python(tmp_path):
@@ -127,17 +130,17 @@ def test_fast_path_copy_equals_the_general_copy():
     surface = get_surface("rosenbrock").bind()
     optimizer = get_optimizer("nesterov")
     runner = _codegen.get_runner(optimizer.kernels, surface.surface.kernels)
-    layout = optimizer.kernels.HYPERPARAMETERS
+    defaults = optimizer.bind(surface, lr=1e-3, momentum=0.9).kernel_hp()
+    given = optimizer.kernels.HYPERPARAMETERS.index("buffer_given")
     results = []
     for buffer_given in (0.0, 1.0):
-        hp = np.zeros(len(layout))
-        hp[layout.index("lr")] = 1e-3
-        hp[layout.index("momentum")] = 0.9
-        hp[layout.index("nesterov")] = 1.0
-        hp[layout.index("buffer_given")] = buffer_given
+        hp = defaults.copy()
+        hp[given] = buffer_given
         theta, state = np.array([-1.2, 1.0]), np.zeros((1, 2))
         rec = (np.zeros(50, dtype=np.int64), np.zeros((50, 2)), np.zeros(50))
-        out = runner.advance(theta, state, hp, surface.p, 0, 500, 10, 0.0, 1e100, *rec, 0)
+        out = runner.advance(
+            theta, state, hp, surface.p, 0, 500, 10, 0.0, 1e100, *rec, 0
+        )
         results.append((out, theta, state, *rec))
     fast, general = results
     assert fast[0] == general[0] == (0, 500, 50)
