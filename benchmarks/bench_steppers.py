@@ -9,10 +9,11 @@ alike):
    odeopt's generated runner (called through numba, as the C-ABI code loaded from the
    object cache, and through ``odeopt.run``) against a hand-written
    ``@njit`` loop of the same update and a Python + NumPy loop.
-2. Batched trajectory-steps per second: ``odeopt.run_batch`` (``prange`` over starts)
-   against hand-written ``prange`` loops of the same update, one start per iteration
-   and in SIMD blocks of starts (lane loops innermost, as design.md's fastest numba
-   anchor).
+2. Batched trajectory-steps per second: ``odeopt.run_batch`` (threads over blocks
+   of starts stepped in SIMD lanes) against the same update in C with OpenMP + SIMD
+   (``nesterov_blocks.c``, built here when a C compiler is found: design.md's
+   anchor) and in hand-written numba ``prange`` loops, in SIMD blocks of starts and
+   one start per iteration.
 3. Start-up: ``odeopt --help``, ``odeopt list`` and a warm ``odeopt run`` against
    ``python -c "import numba, numpy"``.
 
@@ -30,6 +31,11 @@ import statistics
 import subprocess
 import sys
 import time
+
+# OpenMP's threads (numba's prange baselines, the C baseline) otherwise spin for a
+# while after each parallel loop, on the cores that the next contender of the
+# round-robin runs on.  Read when the OpenMP runtime loads: before importing numba.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba
 import numpy as np
@@ -213,6 +219,55 @@ def single_trajectory(steps, rounds):
     )
 
 
+def c_baselines():
+    """The C loop of nesterov_blocks.c built twice with the system's C compiler:
+    ``-O3 -march=native -fopenmp`` (as design.md's anchor; the compiler may fuse a
+    multiply and an add into one FMA) and the same with ``-ffp-contract=off`` (the
+    same roundings as numba, hence the same bits).  {} when there is no compiler."""
+    import ctypes
+    import shutil
+    import tempfile
+
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return {}
+    source = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "nesterov_blocks.c"
+    )
+    folder = tempfile.mkdtemp(prefix="odeopt-bench-")
+    functions = {}
+    for label, flags in (("FMA", []), ("no FMA", ["-ffp-contract=off"])):
+        library = os.path.join(folder, f"blocks{len(functions)}.so")
+        command = [compiler, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC"]
+        built = subprocess.run(
+            [*command, *flags, source, "-o", library], check=False, capture_output=True
+        )
+        if built.returncode != 0:
+            return {}
+        function = ctypes.CDLL(library).nesterov_blocks
+        double, long = ctypes.c_double, ctypes.c_long
+        function.argtypes = [
+            ctypes.POINTER(double), long, double, double, double, double, long,
+            ctypes.c_int,
+        ]  # fmt: skip
+        functions[label] = function
+    return functions
+
+
+def time_c(function, thetas, n_steps):
+    pointer = thetas.ctypes.data_as(ctypes_double_pointer())
+    t = time.perf_counter()
+    function(pointer, thetas.shape[0], 1e-4, MOMENTUM, 1.0, 100.0, n_steps,
+             numba.get_num_threads())  # fmt: skip
+    return time.perf_counter() - t
+
+
+def ctypes_double_pointer():
+    import ctypes
+
+    return ctypes.POINTER(ctypes.c_double)
+
+
 def batched(n_starts, n_steps, rounds):
     n_starts -= n_starts % BLOCK  # whole blocks for the SIMD baseline
     rng = np.random.default_rng(0)
@@ -221,44 +276,56 @@ def batched(n_starts, n_steps, rounds):
     odeopt.run_batch("nesterov", "rosenbrock", starts[:4], [hp], steps=10)
     hand_nesterov_batch(starts[:4].copy(), 1e-4, MOMENTUM, 1.0, 100.0, 10)
     hand_nesterov_blocks(starts[:BLOCK].copy(), 1e-4, MOMENTUM, 1.0, 100.0, 10)
+    c_functions = c_baselines()
+    for function in c_functions.values():
+        time_c(function, starts[:BLOCK].copy(), 10)
     work = n_starts * n_steps
-    rates = {"ode": [], "hand": [], "blocks": []}
-    ratios, block_ratios = [], []
+    rates = {"ode": [], "hand": [], "blocks": [], **{k: [] for k in c_functions}}
+    ratios = {k: [] for k in rates}
     for _ in range(rounds):
         result = odeopt.run_batch("nesterov", "rosenbrock", starts, [hp], steps=n_steps)
-        t_o = result.wall_time_s
+        times = {"ode": result.wall_time_s}
         thetas = starts.copy()
         t = time.perf_counter()
         hand_nesterov_batch(thetas, 1e-4, MOMENTUM, 1.0, 100.0, n_steps)
-        t_h = time.perf_counter() - t
+        times["hand"] = time.perf_counter() - t
         blocks = starts.copy()
         t = time.perf_counter()
         hand_nesterov_blocks(blocks, 1e-4, MOMENTUM, 1.0, 100.0, n_steps)
-        t_b = time.perf_counter() - t
-        assert np.allclose(result.final_theta[0], thetas, rtol=1e-9, atol=1e-12)
+        times["blocks"] = time.perf_counter() - t
+        # Same roundings, same bits: odeopt's lanes, the hand-written loops and C
+        # without FMA; with FMA, C rounds differently.
+        assert np.array_equal(result.final_theta[0], thetas)
         assert np.array_equal(blocks, thetas)
-        rates["ode"].append(work / t_o)
-        rates["hand"].append(work / t_h)
-        rates["blocks"].append(work / t_b)
-        ratios.append(t_o / t_h)
-        block_ratios.append(t_o / t_b)
+        for label, function in c_functions.items():
+            in_c = starts.copy()
+            times[label] = time_c(function, in_c, n_steps)
+            if label == "no FMA":
+                assert np.array_equal(in_c, thetas)
+            else:
+                assert np.allclose(in_c, thetas, rtol=1e-6, atol=1e-9)
+        for name, seconds in times.items():
+            rates[name].append(work / seconds)
+            ratios[name].append(times["ode"] / seconds)  # odeopt's time / theirs
+    rate = {k: statistics.median(v) for k, v in rates.items()}
     print(
         f"\n2. Batched: {n_starts:.0e} starts x {n_steps:.0e} steps, "
-        f"{numba.get_num_threads()} threads (trajectory-steps/s)"
+        f"{numba.get_num_threads()} threads (trajectory-steps/s; odeopt's rate "
+        "relative to each)"
     )
-    print(
-        f"     hand-written prange, SIMD blocks of {BLOCK} "
-        f"{statistics.median(rates['blocks']):.3g}"
-    )
-    print(
-        "     hand-written prange, one start each "
-        f"{statistics.median(rates['hand']):.3g}"
-    )
-    print(
-        f"     odeopt.run_batch                   {statistics.median(rates['ode']):.3g}"
-        f"   ({statistics.median(ratios):.2f}x the time of one-start-each, "
-        f"{statistics.median(block_ratios):.2f}x of SIMD blocks)"
-    )
+    labels = {
+        "FMA": "C, OpenMP + SIMD blocks (gcc -O3)",
+        "no FMA": "C, the same, -ffp-contract=off",
+        "blocks": f"hand-written prange, SIMD blocks of {BLOCK}",
+        "hand": "hand-written prange, one start each",
+        "ode": "odeopt.run_batch",
+    }
+    for name, label in labels.items():
+        if name in rate:
+            relative = 1.0 / statistics.median(ratios[name])
+            print(f"     {label:<38} {rate[name]:9.3g}   odeopt {relative:.2f}x")
+    if not c_functions:
+        print("     (no C compiler with OpenMP found: the C baselines were skipped)")
 
 
 def _time_command(argv, env):

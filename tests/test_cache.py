@@ -185,6 +185,33 @@ def test_object_code_with_an_unresolvable_symbol_is_not_loaded(isolated_cache):
     assert probe["theta"] == pytest.approx(0.8)
 
 
+LANES_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import odeopt
+    from odeopt import _codegen
+    from odeopt.registry import get_optimizer, get_surface
+    batch = odeopt.run_batch("gd", "booth", np.zeros((8, 2)), [{"lr": 0.01}], steps=5)
+    optimizer, surface = get_optimizer("gd"), get_surface("booth").bind()
+    runner = _codegen.get_runner(optimizer.kernels, surface.surface.kernels)
+    lanes = runner.lanes_for(optimizer.bind(surface, lr=0.01).kernel_hp())
+    print(json.dumps({"theta": batch.final_theta[0, 0].tolist(),
+                      "hits": sum(lanes.stats.cache_hits.values()),
+                      "misses": sum(lanes.stats.cache_misses.values())}))
+    """
+)
+
+
+def test_second_process_loads_the_batch_lanes_from_disk(isolated_cache):
+    folder, env = isolated_cache
+    first = run_probe(folder, env, LANES_PROBE)
+    second = run_probe(folder, env, LANES_PROBE)
+    assert (first["misses"], first["hits"]) == (1, 0)
+    assert (second["misses"], second["hits"]) == (0, 1)
+    assert second["theta"] == first["theta"]
+
+
 def test_stamp_covers_the_template_and_both_kernel_files():
     sgd = registry.get_optimizer("gd").kernels
     rosen = registry.get_surface("rosenbrock").kernels

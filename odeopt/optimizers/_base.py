@@ -8,6 +8,8 @@ defines the kernel and the registry entries::
     N_STAGES = 1                                # gradient evaluations per step
     FAST_PATHS = ({"weight_decay": 0.0, ...},)  # optional: values that switch
                                                 # features off (see below)
+    SWITCHES = ("momentum",)                    # optional: hyperparameters whose
+                                                # zero switches a feature off
 
     @kernel
     def step(k, theta, state, G, hp):
@@ -25,8 +27,12 @@ Several optimizers may share a kernel (``gd``, ``momentum`` and ``nesterov`` are
 ``torch.optim.SGD``) and then differ by the hyperparameters they expose and those they
 fix.  Each set of ``FAST_PATHS`` gets its own compiled copy of the 2-D loop, with those
 values as constants: a feature switched off by a runtime value still costs a select in
-the chain of dependent operations of every step.  The state starts at zero (PyTorch's
-empty buffers), except where :attr:`Optimizer.init_state` says otherwise.
+the chain of dependent operations of every step.  Batches in SIMD lanes
+(:func:`odeopt.run_batch`) go further, as a branch left to run time there costs its
+selects for every trajectory: they have one compiled function per fast path joined
+with each optimizer's ``fixed`` values, in which the ``SWITCHES`` not held at a value
+are held non-zero.  The state starts at zero (PyTorch's empty buffers), except where
+:attr:`Optimizer.init_state` says otherwise.
 """
 
 from __future__ import annotations

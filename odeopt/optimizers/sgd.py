@@ -103,6 +103,9 @@ N_STAGES = 1
 FAST_PATHS = (
     {"dampening": 0.0, "weight_decay": 0.0, "maximize": 0.0, "buffer_given": 0.0},
 )
+# A zero momentum switches the buffer off: run_batch's lanes (one branch for many
+# trajectories) hold it non-zero where it is not held at 0 (see _codegen).
+SWITCHES = ("momentum",)
 
 
 @kernel
