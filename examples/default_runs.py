@@ -28,6 +28,8 @@ def main() -> None:
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
+    else:
+        print(f"{header[0]:<26}" + "".join(f"{c:>14}" for c in header[1:]))
     for surface in surfaces:
         cells = []
         start_loss = None
@@ -45,7 +47,7 @@ def main() -> None:
         if args.markdown:
             print("| " + " | ".join(row) + " |")
         else:
-            print(f"{row[0]:<34}" + "".join(f"{c:>12}" for c in row[1:]))
+            print(f"{row[0]:<26}" + "".join(f"{c:>14}" for c in row[1:]))
 
 
 if __name__ == "__main__":
