@@ -543,14 +543,14 @@ def _batch_tasks(runner, hps, n_h: int, n_s: int, dim: int, threads: int) -> lis
     return tasks
 
 
-def _run_tasks(tasks: list, thetas, states, p, outputs: tuple) -> None:
+def _run_tasks(tasks: list, thetas, states, p, common: tuple) -> None:
     """Run the tasks, on a pool of ``_threads()`` threads when there are several (the
     runners release the GIL).  Every task writes rows of its own: the results do not
     depend on the number of threads or on the order."""
 
     def run(task):
         function, hp, first, end = task
-        function(thetas, states, hp, p, first, end, *outputs)
+        function(thetas, states, hp, p, first, end, *common)
 
     threads = min(_threads(), len(tasks))
     if threads <= 1:
@@ -623,16 +623,17 @@ def run_batch(
     out_nrec = np.zeros(batch, dtype=np.int64)
     out_loss = np.zeros(batch)
     runner = _codegen.get_runner(optimizer.kernels, bound_surface.surface.kernels)
-    outputs = (
+    # What every task passes after its range: the settings and the outputs.
+    common = (
         steps, every, tol, max_norm, rec_step, rec_theta, rec_loss, out_status,
         out_steps, out_nrec, out_loss,
     )  # fmt: skip
     tasks = _batch_tasks(runner, hps, n_h, n_s, dim_, _threads())
     for function, hp, _, _ in {task[0]: task for task in tasks}.values():
         # Compile (or load) each function before the clock starts: an empty range.
-        function(thetas, states, hp, bound_surface.p, 0, 0, *outputs)
+        function(thetas, states, hp, bound_surface.p, 0, 0, *common)
     t0 = time.perf_counter()
-    _run_tasks(tasks, thetas, states, bound_surface.p, outputs)
+    _run_tasks(tasks, thetas, states, bound_surface.p, common)
     wall = time.perf_counter() - t0
     value = bound_surface.value
     final_loss = out_loss.reshape(n_h, n_s)
