@@ -26,6 +26,7 @@ subnormal regime is shown on its own line.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import statistics
 import subprocess
@@ -224,7 +225,6 @@ def c_baselines():
     ``-O3 -march=native -fopenmp`` (as design.md's anchor; the compiler may fuse a
     multiply and an add into one FMA) and the same with ``-ffp-contract=off`` (the
     same roundings as numba, hence the same bits).  {} when there is no compiler."""
-    import ctypes
     import shutil
     import tempfile
 
@@ -255,17 +255,11 @@ def c_baselines():
 
 
 def time_c(function, thetas, n_steps):
-    pointer = thetas.ctypes.data_as(ctypes_double_pointer())
+    pointer = thetas.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
     t = time.perf_counter()
     function(pointer, thetas.shape[0], 1e-4, MOMENTUM, 1.0, 100.0, n_steps,
              numba.get_num_threads())  # fmt: skip
     return time.perf_counter() - t
-
-
-def ctypes_double_pointer():
-    import ctypes
-
-    return ctypes.POINTER(ctypes.c_double)
 
 
 def batched(n_starts, n_steps, rounds):

@@ -233,6 +233,23 @@ def _finish(lane, status, k_done, n_rec, theta, state, p, b0, thetas, states,
 
 
 @njit(inline="always", **_OPTIONS)
+def _size(theta, lane):
+    # |theta_0| + |theta_1| + ...: above max_norm whenever one |theta_i| is (or NaN).
+    size = 0.0
+    for i in range({dim}):
+        size += abs(theta[i, lane])
+    return size
+
+
+@njit(inline="always", **_OPTIONS)
+def _norm2(G, lane):
+    norm2 = 0.0
+    for i in range({dim}):
+        norm2 += G[0, i, lane] * G[0, i, lane]
+    return norm2
+
+
+@njit(inline="always", **_OPTIONS)
 def _mirror(theta, state, alive):
     # Every stopped lane takes a copy of the first live one (there is one), whose
     # steps it then repeats bit for bit: the tests, which do not look at `alive`,
@@ -294,25 +311,16 @@ def _lanes(thetas, states, hp, p, b0, n_lanes, n_steps, record_every, tol, max_n
             for lane in range(LANES):
 {lane_stages_hot}
                 step(k, theta[:, lane], state[:, :, lane], g, hp)
-                size = 0.0
-                for i in range({dim}):
-                    size += abs(theta[i, lane])
-                bad = bad | (not size <= max_norm)
+                bad = bad | (not _size(theta, lane) <= max_norm)
         else:
             # Step 1, or a gradient-norm test: every gradient before any step.
             small = False
             for lane in range(LANES):
 {lane_stages}
-                norm2 = 0.0
-                for i in range({dim}):
-                    norm2 += G[0, i, lane] * G[0, i, lane]
-                small = small | (norm2 < tol2)
+                small = small | (_norm2(G, lane) < tol2)
             if small and tol > 0.0:
                 for lane in range(n_lanes):
-                    norm2 = 0.0
-                    for i in range({dim}):
-                        norm2 += G[0, i, lane] * G[0, i, lane]
-                    if alive[lane] != 0.0 and norm2 < tol2:
+                    if alive[lane] != 0.0 and _norm2(G, lane) < tol2:
                         _finish(lane, 1, k - 1, n_rec, theta, state, p, b0, thetas,
                                 states, out_status, out_steps, out_nrec, out_loss)
                         alive[lane] = 0.0
@@ -322,10 +330,7 @@ def _lanes(thetas, states, hp, p, b0, n_lanes, n_steps, record_every, tol, max_n
                 _mirror(theta, state, alive)
             for lane in range(LANES):
                 step(k, theta[:, lane], state[:, :, lane], G[:, :, lane], hp)
-                size = 0.0
-                for i in range({dim}):
-                    size += abs(theta[i, lane])
-                bad = bad | (not size <= max_norm)
+                bad = bad | (not _size(theta, lane) <= max_norm)
         if bad:
             stopped = False
             for lane in range(n_lanes):
