@@ -129,9 +129,9 @@ def numpy_nesterov(theta, lr, beta, a, b, n):
 def odeopt_runner():
     sgd = get_optimizer("nesterov")
     rosen = get_surface("rosenbrock").bind()
-    runner = _codegen.get_runner(sgd.kernels, rosen.surface.kernels)
+    dispatcher = _codegen.dispatcher_advance(sgd.kernels, rosen.surface.kernels)
     native = _codegen.get_advance(sgd.kernels, rosen.surface.kernels)
-    return runner.advance, native, rosen.p
+    return dispatcher, native, rosen.p
 
 
 def time_raw_runner(advance, p, lr, n):
@@ -140,7 +140,8 @@ def time_raw_runner(advance, p, lr, n):
     hp = np.array([lr, MOMENTUM, 0.0, 0.0, 1.0, 0.0, 0.0])
     rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 2)), np.zeros(2))
     t = time.perf_counter()
-    advance(theta, state, hp, p, 0, n, 0, 0.0, 1e100, *rec, 0)
+    none = np.zeros(1)
+    advance(theta, state, none, hp, p, none, 0, 0, 0, n, 0, 0.0, 1e100, *rec, 0)
     return time.perf_counter() - t, theta
 
 

@@ -39,6 +39,9 @@ _EXPORTS = {
     "Param": "surfaces._base",
     "Minimum": "surfaces._base",
     "SurfaceError": "surfaces._base",
+    "get_noise": "registry",
+    "NoiseModel": "noise._base",
+    "NoiseError": "noise._base",
 }
 
 __all__ = [
@@ -47,6 +50,8 @@ __all__ = [
     "HyperparameterError",
     "Minimum",
     "Model",
+    "NoiseError",
+    "NoiseModel",
     "Optimizer",
     "OutputError",
     "Param",
@@ -56,6 +61,7 @@ __all__ = [
     "SurfaceError",
     "Trajectory",
     "UnknownNameError",
+    "get_noise",
     "get_optimizer",
     "get_surface",
     "optimizer_names",
@@ -87,9 +93,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .noise._base import NoiseError, NoiseModel
     from .optimizers._base import Hyperparameter, HyperparameterError, Model, Optimizer
     from .registry import (
         UnknownNameError,
+        get_noise,
         get_optimizer,
         get_surface,
         optimizer_names,

@@ -12,6 +12,8 @@ With ``NUMBA_DISABLE_JIT=1`` the runners are plain Python: ``stack_array`` then
 returns a placeholder and ``carray`` turns it into a zeroed NumPy array.
 """
 
+import math
+
 import numba
 import numpy as np
 
@@ -20,7 +22,7 @@ if numba.config.DISABLE_JIT:
     class _StackArray:
         """What stack_array returns in plain Python: carray allocates instead."""
 
-    def stack_array(size):
+    def stack_array(*sizes):
         return _StackArray()
 
     def carray(pointer, shape, dtype=None):
@@ -34,13 +36,13 @@ else:
     from numba.extending import intrinsic
 
     @intrinsic(prefer_literal=True)
-    def stack_array(typingctx, size):
-        """``stack_array(n)`` -> a pointer to ``n`` float64 on the stack (``n`` a
-        literal int; 0 gives room for one), valid for the whole calling function.
-        View it with ``carray(stack_array(n), shape)``."""
-        if not isinstance(size, types.IntegerLiteral):
-            return None  # typing fails: the size must be a constant
-        length = max(int(size.literal_value), 1)
+    def stack_array(typingctx, *sizes):
+        """``stack_array(n, m, ...)`` -> a pointer to ``n·m·...`` float64 on the stack
+        (each a literal int, such as a module constant; 0 gives room for one), valid
+        for the whole calling function.  View it with ``carray(pointer, shape)``."""
+        if not sizes or not all(isinstance(s, types.IntegerLiteral) for s in sizes):
+            return None  # typing fails: the sizes must be constants
+        length = max(math.prod(int(s.literal_value) for s in sizes), 1)
 
         def codegen(context, builder, signature, args):
             # In the entry block, where SROA and mem2reg look for allocas to promote.
@@ -48,4 +50,5 @@ else:
                 slot = builder.alloca(ir.ArrayType(ir.DoubleType(), length))
             return builder.bitcast(slot, ir.PointerType(ir.DoubleType()))
 
-        return types.CPointer(types.float64)(size), codegen
+        pointer = types.CPointer(types.float64)
+        return pointer(types.StarArgTuple.from_types(sizes)), codegen

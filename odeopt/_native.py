@@ -35,11 +35,10 @@ _engine = None  # one MCJIT engine per process holds every loaded object
 _loaded: dict[str, int] = {}  # object path -> function address
 
 _P, _I, _D = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
-# advance_c(theta, state, hp, p, G, y, dim, state_rows, n_hp, n_p, k_start, n_steps,
-#           record_every, tol, max_norm, rec_step, rec_theta, rec_loss, n_rec_cap, out)
-PROTOTYPE = ctypes.CFUNCTYPE(
-    None, _P, _P, _P, _P, _P, _P, _I, _I, _I, _I, _I, _I, _I, _D, _D, _P, _P, _P, _I, _P
-)
+# advance_c(theta, state, aux, hp, p, q, work, dim, state_rows, n_aux, n_hp, n_p, n_q,
+#           n_work, seed, path, k_start, n_steps, record_every, tol, max_norm,
+#           rec_step, rec_theta, rec_loss, n_rec_cap, out): odeopt/_runner.py
+PROTOTYPE = ctypes.CFUNCTYPE(None, *[_P] * 7, *[_I] * 12, _D, _D, _P, _P, _P, _I, _P)
 
 
 def host_target() -> tuple[str, str, str]:
@@ -149,28 +148,17 @@ def load(obj_path: Path, meta_path: Path):
         return PROTOTYPE(address)
 
 
-def wrap(function, n_stages: int, n_hp: int):
-    """``advance`` with the numba runner's signature, calling the C function (``n_hp``:
-    the length of the family's HYPERPARAMETERS, which the runner copies)."""
+def wrap(function, n_stages: int, needs_hessian: bool, n_hp: int):
+    """``advance`` with the numba runner's signature (less its scratch ``work``, which
+    this allocates), calling the C function.  ``n_hp``: the length of the family's
+    HYPERPARAMETERS, which the runner copies."""
+    from ._codegen import work_size
 
-    def advance(
-        theta,
-        state,
-        hp,
-        p,
-        k_start,
-        n_steps,
-        record_every,
-        tol,
-        max_norm,
-        rec_step,
-        rec_theta,
-        rec_loss,
-        n_rec,
-    ):
+    def advance(theta, state, aux, hp, p, q, seed, path, k_start, n_steps,
+                record_every, tol, max_norm, rec_step, rec_theta, rec_loss, n_rec):  # fmt: skip
         dim = theta.shape[0]
         # Raw pointers: every array must be C-contiguous of the right type and shape.
-        arrays = (theta, state, hp, p, rec_theta, rec_loss)
+        arrays = (theta, state, aux, hp, p, q, rec_theta, rec_loss)
         if not all(a.dtype == np.float64 and a.flags.c_contiguous for a in arrays):
             raise TypeError("advance needs C-contiguous float64 arrays")
         if not (rec_step.dtype == np.int64 and rec_step.flags.c_contiguous):
@@ -179,31 +167,17 @@ def wrap(function, n_stages: int, n_hp: int):
             raise ValueError("state and rec_theta must have dim columns")
         if hp.shape != (n_hp,):
             raise ValueError(f"hp must hold the family's {n_hp} HYPERPARAMETERS")
-        G = np.zeros((n_stages, dim))
-        y = np.zeros(dim)
+        work = np.zeros(work_size(n_stages, needs_hessian, dim))
         out = np.array([0, 0, n_rec], dtype=np.int64)
         function(
-            theta.ctypes.data,
-            state.ctypes.data,
-            hp.ctypes.data,
-            p.ctypes.data,
-            G.ctypes.data,
-            y.ctypes.data,
-            dim,
-            state.shape[0],
-            hp.shape[0],
-            p.shape[0],
-            int(k_start),
-            int(n_steps),
-            int(record_every),
-            float(tol),
-            float(max_norm),
-            rec_step.ctypes.data,
-            rec_theta.ctypes.data,
-            rec_loss.ctypes.data,
-            rec_step.shape[0],
-            out.ctypes.data,
-        )
+            theta.ctypes.data, state.ctypes.data, aux.ctypes.data, hp.ctypes.data,
+            p.ctypes.data, q.ctypes.data, work.ctypes.data,
+            dim, state.shape[0], aux.shape[0], hp.shape[0], p.shape[0], q.shape[0],
+            work.shape[0], int(seed), int(path), int(k_start), int(n_steps),
+            int(record_every), float(tol), float(max_norm),
+            rec_step.ctypes.data, rec_theta.ctypes.data, rec_loss.ctypes.data,
+            rec_step.shape[0], out.ctypes.data,
+        )  # fmt: skip
         return int(out[0]), int(out[1]), int(out[2])
 
     return advance

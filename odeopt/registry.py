@@ -1,8 +1,9 @@
 """Registries of surfaces and optimizers, discovered from their files.
 
-Every module ``odeopt/surfaces/<name>.py`` exporting ``SURFACE`` and every module
-``odeopt/optimizers/<family>.py`` exporting ``OPTIMIZERS`` is picked up here, so adding
-one touches that one file.  Importing this module imports numpy but never numba.
+Every module ``odeopt/surfaces/<name>.py`` exporting ``SURFACE``, every module
+``odeopt/optimizers/<family>.py`` exporting ``OPTIMIZERS`` and every module
+``odeopt/noise/<name>.py`` exporting ``NOISE`` is picked up here, so adding one
+touches that one file.  Importing this module imports numpy but never numba.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .noise._base import NoiseModel
     from .optimizers._base import Optimizer
     from .surfaces._base import Surface
 
@@ -53,6 +55,17 @@ def optimizers() -> dict[str, Optimizer]:
     )
 
 
+@cache
+def noise_models() -> dict[str, NoiseModel]:
+    """All registered noise models by name, sorted by name."""
+    found = {}
+    for module in _modules("odeopt.noise"):
+        noise = getattr(module, "NOISE", None)
+        if noise is not None:
+            found[noise.name] = noise
+    return dict(sorted(found.items()))
+
+
 def _get(kind: str, table: dict, name: str):
     try:
         return table[name]
@@ -69,6 +82,11 @@ def get_surface(name: str) -> Surface:
 def get_optimizer(name: str) -> Optimizer:
     """The optimizer registered as ``name``."""
     return _get("optimizer", optimizers(), name)
+
+
+def get_noise(name: str) -> NoiseModel:
+    """The noise model registered as ``name``."""
+    return _get("noise", noise_models(), name)
 
 
 def optimizer_names() -> list[str]:

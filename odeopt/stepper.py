@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from . import _codegen
+from ._random import MAX_PATH, MAX_SEED
+from .noise._base import BoundNoise, NoiseModel
 from .optimizers._base import (
     BoundOptimizer,
     HyperparameterError,
@@ -23,7 +25,7 @@ from .optimizers._base import (
     Optimizer,
     effective_gradient,
 )
-from .registry import get_optimizer, get_surface
+from .registry import get_noise, get_optimizer, get_surface
 from .surfaces._base import BoundSurface, Surface
 from .trajectory import Status, Trajectory
 
@@ -83,6 +85,50 @@ def resolve_optimizer(
     return optimizer.bind(surface, **hyperparameters)
 
 
+def resolve_noise(
+    noise: str | NoiseModel | BoundNoise | None,
+    surface: BoundSurface,
+    batch_size: int | None = None,
+) -> BoundNoise | None:
+    """Bound gradient noise from ``"iso:0.5"``-style text, a model or a bound model.
+
+    ``batch_size`` (default 1) divides the noise's covariance; it needs a noise model.
+    """
+    if noise is None:
+        if batch_size is not None:
+            raise RunError("batch_size needs a noise model (noise='iso:0.5', ...)")
+        return None
+    if isinstance(noise, BoundNoise):
+        if batch_size is not None:
+            raise RunError("give batch_size to NoiseModel.bind, not run")
+        if noise.dim != surface.dim:
+            raise RunError(
+                f"the noise is bound for dimension {noise.dim}, the surface has "
+                f"{surface.dim}"
+            )
+        bound = noise
+    elif isinstance(noise, NoiseModel):
+        bound = noise.bind(surface.dim, 1 if batch_size is None else batch_size)
+    elif isinstance(noise, str):
+        model = get_noise(noise.partition(":")[0].strip())
+        bound = model.parse(noise, surface.dim, 1 if batch_size is None else batch_size)
+    else:
+        raise TypeError(
+            f"noise must be text such as 'iso:0.5', a NoiseModel or a BoundNoise, "
+            f"got {type(noise).__name__}"
+        )
+    return bound
+
+
+def check_seed(value: Any, name: str, largest: int) -> int:
+    """A seed or path number: a whole number in [0, largest]."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise RunError(f"{name} must be a whole number, got {value!r}")
+    if not 0 <= int(value) <= largest:
+        raise RunError(f"{name} must be in [0, {largest}], got {value}")
+    return int(value)
+
+
 def check_start(x0: Any, surface: BoundSurface) -> np.ndarray:
     """The start point as a float array of the surface's dimension."""
     if x0 is None:
@@ -127,6 +173,23 @@ def initial_state(bound: BoundOptimizer, dim: int) -> np.ndarray:
     if factory is None:
         return np.zeros((bound.state_rows(), dim))
     return np.ascontiguousarray(factory(bound.full_hp, dim), dtype=np.float64)
+
+
+def initial_aux(bound: BoundOptimizer) -> np.ndarray:
+    """The kernel's scalar state at step 0 (``N_AUX`` numbers; the family's
+    ``initial_aux(hp)`` when it has one, else zeros)."""
+    module = bound.optimizer.kernels
+    n_aux = int(getattr(module, "N_AUX", 0))
+    factory = getattr(module, "initial_aux", None)
+    if factory is None:
+        return np.zeros(max(n_aux, 1))
+    aux = np.zeros(max(n_aux, 1))
+    aux[:n_aux] = np.asarray(factory(bound.full_hp), dtype=np.float64)
+    return aux
+
+
+# The noise parameters of a noiseless run (the runner reads none).
+_NO_NOISE_Q = np.zeros(1)
 
 
 def check_init(init: str) -> str:
@@ -273,6 +336,10 @@ def run(
     rtol: float = 1e-10,
     atol: float = 1e-12,
     progress: Callable[[int, int], None] | None = None,
+    noise: str | NoiseModel | BoundNoise | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    path: int = 0,
     **hyperparameters: Any,
 ) -> Trajectory:
     """Run a discrete optimizer on a surface with a jitted, cached stepper.
@@ -314,6 +381,15 @@ def run(
         The reference integrator and its tolerances.
     progress : callable (done, total), optional
         Called between chunks of 2**20 steps.
+    noise : str or NoiseModel or BoundNoise, optional
+        Gradient noise (``"iso:0.5"``, ``"diag:0.1,0.3"``, ``"hessian"``; see
+        ``odeopt.noise``): every gradient the optimizer sees gets a sample added.
+    batch_size : int, optional
+        Minibatch size B: the noise's covariance is divided by B (default 1).
+    seed, path : int
+        The noise of step k is a pure function of (seed, path, k): the same run gives
+        the same bits on any machine and thread count, and ``path`` p of a batch
+        (:func:`run_batch`) equals this run with ``path=p``.  Recorded in ``meta``.
     **hyperparameters
         ``torch.optim`` keyword names (``lr``, ``momentum``, ``beta1``, ...).
 
@@ -324,6 +400,9 @@ def run(
     bound_surface = resolve_surface(surface, dim, surface_params, x0)
     bound = resolve_optimizer(optimizer, bound_surface, hyperparameters)
     start = check_start(x0, bound_surface)
+    bound_noise = resolve_noise(noise, bound_surface, batch_size)
+    seed = check_seed(seed, "seed", MAX_SEED)
+    path = check_seed(path, "path", MAX_PATH)
     if int(steps) < 0:
         raise RunError(f"steps must be >= 0, got {steps}")
     steps = int(steps)
@@ -346,10 +425,14 @@ def run(
 
     t_setup = time.perf_counter()
     advance = _codegen.get_advance(
-        bound.optimizer.kernels, bound_surface.surface.kernels
+        bound.optimizer.kernels,
+        bound_surface.surface.kernels,
+        None if bound_noise is None else bound_noise.model.kernels,
     )
     theta = start.copy()
     state = initial_state(bound, bound_surface.dim)
+    aux = initial_aux(bound)
+    q = _NO_NOISE_Q if bound_noise is None else bound_noise.q
     hp = bound.kernel_hp()
     if init == "consistent":
         state = consistent_start(bound, bound_surface, chosen_model, start, hp)
@@ -363,8 +446,12 @@ def run(
     advance(
         theta,
         state,
+        aux,
         hp,
         p,
+        q,
+        seed,
+        path,
         0,
         0,
         every,
@@ -384,8 +471,12 @@ def run(
         code, k, n_rec = advance(
             theta,
             state,
+            aux,
             hp,
             p,
+            q,
+            seed,
+            path,
             k,
             chunk,
             every,
@@ -429,6 +520,9 @@ def run(
         "diverged_at": int(k) if status is Status.DIVERGED else None,
         "model": chosen_meta,
         "init": init,
+        "noise": None if bound_noise is None else bound_noise.as_dict(),
+        "seed": seed if bound_noise is not None else None,
+        "path": path if bound_noise is not None else None,
         "wall_time_s": wall_s,
         "setup_time_s": setup_s,
         "versions": _versions(),
@@ -488,6 +582,9 @@ class BatchResult:
     theta: np.ndarray | None = None  # (H, S, n_records, dim) when recorded
     loss: np.ndarray | None = None  # (H, S, n_records)
     wall_time_s: float = 0.0
+    noise: dict[str, Any] | None = None  # the noise settings (BoundNoise.as_dict)
+    seed: int | None = None  # with noise: the seed, and each start's path
+    paths: np.ndarray | None = None  # (S,)
 
 
 # A block of lanes costs the same whatever number of its lanes hold trajectories;
@@ -505,52 +602,70 @@ def _threads() -> int:
     return int(numba.get_num_threads())
 
 
-def _batch_tasks(runner, hps, n_h: int, n_s: int, dim: int, threads: int) -> list:
-    """The work of a batch as (function, hyperparameters, first, end) tasks.
+def _lane_order(runner, hps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the trajectories in which those of one lane function are
+    consecutive (stable: a batch keeps its order within each), and their function."""
+    index = runner.path_index(hps)
+    order = np.argsort(index, kind="stable")
+    return order, index[order]
 
-    Each hyperparameter set's ``n_s`` trajectories are consecutive.  In
-    ``runner.LANES_DIM`` dimensions they run in lanes (blocks of ``runner.LANES``
-    with one hyperparameter set), except a last block of fewer than ``_MIN_LANES``;
-    the others run one at a time (``advance_range``, each with its own row of hps).
+
+def _batch_tasks(runner, hps, path_of, lanes: bool, threads: int) -> list:
+    """The work of a batch as (function, first, end) tasks over its rows.
+
+    With ``lanes`` the rows (ordered so that ``path_of``, each row's lane function,
+    is grouped) run in blocks of ``runner.LANES``: a block whose rows share one
+    hyperparameter set runs the lane function that holds it, others the one reading
+    each lane's own row (``_each``); a group's last block of fewer than
+    ``_MIN_LANES`` rows, and every row without ``lanes``, runs one at a time
+    (``advance_range``).
     """
-    lanes, singles = [], []
-    for h in range(n_h):
-        first, end = h * n_s, (h + 1) * n_s
-        if dim == runner.LANES_DIM:
-            in_lanes = (
-                n_s if n_s % runner.LANES >= _MIN_LANES else n_s - n_s % runner.LANES
-            )
-            if in_lanes:
-                lanes.append(
-                    (runner.lanes_for(hps[first]), hps[first], first, first + in_lanes)
-                )
-            first += in_lanes
-        if first < end and singles and singles[-1][3] == first:  # one range
-            singles[-1] = (*singles[-1][:3], end)
-        elif first < end:
-            singles.append((runner.advance_range, hps, first, end))
+    n = hps.shape[0]
+    width = runner.LANES
+    blocks, singles = [], []  # (function, first, end)
+    first = 0
+    while lanes and first < n:
+        end = first + int(np.searchsorted(path_of[first:], path_of[first], "right"))
+        in_lanes = (end - first) - (end - first) % width
+        if (end - first) % width >= _MIN_LANES:
+            in_lanes = end - first
+        for b0 in range(first, first + in_lanes, width):
+            b1 = min(b0 + width, end)
+            uniform = bool(np.all(hps[b0:b1] == hps[b0]))
+            table = runner.LANE_FUNCTIONS if uniform else runner.LANE_FUNCTIONS_EACH
+            function = table[int(path_of[first])]
+            if blocks and blocks[-1][0] is function and blocks[-1][2] == b0:
+                blocks[-1] = (function, blocks[-1][1], b1)
+            else:
+                blocks.append((function, b0, b1))
+        if first + in_lanes < end:
+            singles.append((runner.advance_range, first + in_lanes, end))
+        first = end
+    if not lanes:
+        singles.append((runner.advance_range, 0, n))
     n_chunks = _TASKS_PER_THREAD * threads
     tasks = []
-    for group, unit in ((lanes, runner.LANES), (singles, 1)):
-        total = sum(end - first for _, _, first, end in group)
+    for group, unit in ((blocks, width), (singles, 1)):
+        total = sum(end - first for _, first, end in group)
         # Chunks of whole units (blocks of lanes), about total / n_chunks each.
         size = max(unit, -(-total // (n_chunks * unit)) * unit)
-        for function, hp, first, end in group:
+        for function, first, end in group:
             tasks.extend(
-                (function, hp, start, min(start + size, end))
+                (function, start, min(start + size, end))
                 for start in range(first, end, size)
             )
     return tasks
 
 
-def _run_tasks(tasks: list, thetas, states, p, common: tuple) -> None:
+def _run_tasks(tasks: list, arrays: tuple, common: tuple, work_length: int) -> None:
     """Run the tasks, on a pool of ``_threads()`` threads when there are several (the
     runners release the GIL).  Every task writes rows of its own: the results do not
     depend on the number of threads or on the order."""
 
     def run(task):
-        function, hp, first, end = task
-        function(thetas, states, hp, p, first, end, *common)
+        function, first, end = task
+        extra = (np.zeros(work_length),) if function.__name__ == "advance_range" else ()
+        function(*arrays, *extra, first, end, *common)
 
     threads = min(_threads(), len(tasks))
     if threads <= 1:
@@ -574,6 +689,10 @@ def run_batch(
     max_norm: float = DEFAULT_MAX_NORM,
     dim: int | None = None,
     surface_params: Mapping[str, Any] | None = None,
+    noise: str | NoiseModel | BoundNoise | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    paths: Sequence[int] | np.ndarray | None = None,
 ) -> BatchResult:
     """Run every start with every hyperparameter set, in parallel threads.
 
@@ -585,8 +704,15 @@ def run_batch(
     then cached on disk).  With ``record_every``,
     each trajectory is recorded at steps 0, k, 2k, ...; records after a run stopped
     (diverged or converged) are NaN.
+
+    With ``noise``, start ``s`` follows noise path ``paths[s]`` (default ``s``) in
+    every set, so the sets meet the same noise (common random numbers), and each
+    trajectory equals ``run(..., seed=seed, path=paths[s])`` bit for bit.  Repeat a
+    start to run an ensemble of independent paths from it.
     """
     bound_surface = resolve_surface(surface, dim, surface_params)
+    bound_noise = resolve_noise(noise, bound_surface, batch_size)
+    seed = check_seed(seed, "seed", MAX_SEED)
     if isinstance(optimizer, str):
         optimizer = get_optimizer(optimizer)
     bounds = [optimizer.bind(bound_surface, **dict(h)) for h in hyperparameter_sets]
@@ -604,15 +730,43 @@ def run_batch(
         raise RunError(f"steps must be >= 0, got {steps}")
     if record_every is not None and int(record_every) < 1:
         raise RunError(f"record_every must be >= 1, got {record_every}")
+    if paths is None:
+        start_paths = np.arange(starts.shape[0], dtype=np.int64)
+    else:
+        start_paths = np.array(
+            [check_seed(p, "path", MAX_PATH) for p in np.asarray(paths).ravel()],
+            dtype=np.int64,
+        )
+        if start_paths.shape != (starts.shape[0],):
+            raise RunError(f"give one path per start ({starts.shape[0]})")
+    noise_module = None if bound_noise is None else bound_noise.model.kernels
     n_h, n_s, dim_ = len(bounds), starts.shape[0], bound_surface.dim
     batch = n_h * n_s
-    thetas = np.ascontiguousarray(np.tile(starts, (n_h, 1)))
-    hps = np.ascontiguousarray(
-        np.repeat(np.stack([b.kernel_hp() for b in bounds]), n_s, axis=0)
+    optimizer_module = optimizer.kernels
+    lanes = dim_ <= _codegen.MAX_LANE_DIM
+    runner = _codegen.get_runner(
+        optimizer_module,
+        bound_surface.surface.kernels,
+        noise_module,
+        dim=dim_ if lanes else _codegen.STACK_DIM,
     )
+    hps = np.repeat(np.stack([b.kernel_hp() for b in bounds]), n_s, axis=0)
+    # Rows in lane order (see _lane_order); `order` maps them back at the end.
+    order, path_of = (
+        _lane_order(runner, hps) if lanes else (np.arange(batch), np.zeros(batch))
+    )
+    hps = np.ascontiguousarray(hps[order])
+    thetas = np.ascontiguousarray(np.tile(starts, (n_h, 1))[order])
     states = np.ascontiguousarray(
-        np.repeat(np.stack([initial_state(b, dim_) for b in bounds]), n_s, axis=0)
+        np.repeat(np.stack([initial_state(b, dim_) for b in bounds]), n_s, axis=0)[
+            order
+        ]
     )
+    auxs = np.ascontiguousarray(
+        np.repeat(np.stack([initial_aux(b) for b in bounds]), n_s, axis=0)[order]
+    )
+    paths = np.ascontiguousarray(np.tile(start_paths, n_h)[order])
+    q = _NO_NOISE_Q if bound_noise is None else bound_noise.q
     every = int(record_every) if record_every is not None else 0
     n_rec = steps // every if every else 0
     rec_step = np.zeros((batch, max(n_rec, 1)), dtype=np.int64)
@@ -622,19 +776,31 @@ def run_batch(
     out_steps = np.zeros(batch, dtype=np.int64)
     out_nrec = np.zeros(batch, dtype=np.int64)
     out_loss = np.zeros(batch)
-    runner = _codegen.get_runner(optimizer.kernels, bound_surface.surface.kernels)
+    arrays = (thetas, states, auxs, hps, bound_surface.p, q, seed, paths)
     # What every task passes after its range: the settings and the outputs.
     common = (
         steps, every, tol, max_norm, rec_step, rec_theta, rec_loss, out_status,
         out_steps, out_nrec, out_loss,
     )  # fmt: skip
-    tasks = _batch_tasks(runner, hps, n_h, n_s, dim_, _threads())
-    for function, hp, _, _ in {task[0]: task for task in tasks}.values():
+    work_length = _codegen.work_size(
+        _codegen._n_stages(optimizer_module),
+        bound_noise is not None and bound_noise.model.needs_hessian,
+        dim_,
+    )
+    tasks = _batch_tasks(runner, hps, path_of, lanes, _threads())
+    for function, first, _ in {task[0]: task for task in tasks}.values():
         # Compile (or load) each function before the clock starts: an empty range.
-        function(thetas, states, hp, bound_surface.p, 0, 0, *common)
+        _run_tasks([(function, first, first)], arrays, common, work_length)
     t0 = time.perf_counter()
-    _run_tasks(tasks, thetas, states, bound_surface.p, common)
+    _run_tasks(tasks, arrays, common, work_length)
     wall = time.perf_counter() - t0
+    # Back to the batch's order.
+    back = np.empty_like(order)
+    back[order] = np.arange(batch)
+    thetas, out_loss, out_status, out_steps = (
+        thetas[back], out_loss[back], out_status[back], out_steps[back]
+    )  # fmt: skip
+    rec_theta, rec_loss = rec_theta[back], rec_loss[back]
     value = bound_surface.value
     final_loss = out_loss.reshape(n_h, n_s)
     status = np.array([_STATUS[int(c)].value for c in out_status]).reshape(n_h, n_s)
@@ -646,6 +812,9 @@ def run_batch(
         hyperparameters=[dict(b.hp) for b in bounds],
         starts=starts,
         wall_time_s=wall,
+        noise=None if bound_noise is None else bound_noise.as_dict(),
+        seed=None if bound_noise is None else seed,
+        paths=None if bound_noise is None else start_paths,
     )
     if every:
         step_axis = np.arange(0, n_rec + 1) * every

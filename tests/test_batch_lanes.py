@@ -122,13 +122,43 @@ def test_blocks_and_one_at_a_time_trajectories_around_set_boundaries(n_starts):
     assert_batch_equals_single_runs(batch, "momentum", "rosenbrock", sets, **kwargs)
 
 
-def test_other_dimensions_run_one_trajectory_at_a_time():
-    starts = np.random.default_rng(3).uniform(-1, 1, size=(6, 3))
-    sets = [{"lr": 1e-4}, {"lr": 2e-4, "momentum": 0.5}]
-    kwargs = {"steps": 300, "record_every": 25, "dim": 3}
+@pytest.mark.parametrize("dim", [3, 10, _codegen.MAX_LANE_DIM + 1])
+def test_other_dimensions_in_lanes_up_to_max_lane_dim(dim):
+    # 3-D and 10-D run in lanes of their own dimension; above MAX_LANE_DIM one
+    # trajectory at a time.  Either way, the numbers of single runs.
+    starts = np.random.default_rng(3).uniform(-1, 1, size=(38, dim))
+    sets = [{"lr": 1e-4, "momentum": 0.9}, {"lr": 2e-4, "momentum": 0.5}]
+    kwargs = {"steps": 300, "record_every": 25, "dim": dim}
     batch = odeopt.run_batch("nesterov", "rosenbrock", starts, sets, **kwargs)
-    assert batch.final_theta.shape == (2, 6, 3)
+    assert batch.final_theta.shape == (2, 38, dim)
     assert_batch_equals_single_runs(batch, "nesterov", "rosenbrock", sets, **kwargs)
+
+
+def test_a_grid_of_hyperparameters_runs_in_lanes_each_with_its_own():
+    # An lr x momentum grid with one start per cell: the cells share a block of
+    # lanes (momentum 0 cells run the lane function that holds it at 0), each with
+    # its own hyperparameters, and equal single runs bit for bit.
+    from odeopt import stepper
+
+    grid = [
+        {"lr": lr, "momentum": m}
+        for lr in np.geomspace(1e-4, 2e-3, 9)
+        for m in (0.0, 0.3, 0.6, 0.9, 0.99)
+    ]
+    start = [[-1.2, 1.0]]
+    kwargs = {"steps": 400, "record_every": 40}
+    batch = odeopt.run_batch("momentum", "rosenbrock", start, grid, **kwargs)
+    assert_batch_equals_single_runs(batch, "momentum", "rosenbrock", grid, **kwargs)
+    # how the batch was laid out: per-lane blocks, none one at a time
+    optimizer = get_optimizer("momentum")
+    surface = get_surface("rosenbrock").bind()
+    runner = _codegen.get_runner(optimizer.kernels, surface.surface.kernels)
+    hps = np.stack([optimizer.bind(surface, **h).kernel_hp() for h in grid])
+    order, path_of = stepper._lane_order(runner, hps)
+    tasks = stepper._batch_tasks(runner, hps[order], path_of, True, 1)
+    names = {function.__name__ for function, _, _ in tasks}
+    assert "advance_range" not in names
+    assert all(name.endswith("_each") for name in names)
 
 
 def test_lanes_do_not_depend_on_thread_count_or_task_size(monkeypatch):
@@ -177,8 +207,10 @@ def test_each_sgd_optimizer_gets_a_lane_function_holding_its_fixed_values():
     wrong[get_optimizer("nesterov").kernels.HYPERPARAMETERS.index("momentum")] = 0.0
     out = [np.zeros((1, 1), np.int64), np.zeros((1, 1, 2)), np.zeros((1, 1))]
     out += [np.zeros(1, np.int64)] * 3 + [np.zeros(1)]
-    with pytest.raises(ValueError, match="does not hold"):
-        runner.lanes_for(hp)(
-            np.zeros((1, 2)), np.zeros((1, 1, 2)), wrong, surface.p, 0, 1, 10, 0, 0.0,
-            1e100, *out,
-        )  # fmt: skip
+    for per_lane in (False, True):
+        with pytest.raises(ValueError, match="do not hold"):
+            runner.lanes_for(hp, per_lane)(
+                np.zeros((1, 2)), np.zeros((1, 1, 2)), np.zeros((1, 1)), wrong[None],
+                surface.p, np.zeros(1), 0, np.zeros(1, np.int64), 0, 1, 10, 0, 0.0,
+                1e100, *out,
+            )  # fmt: skip

@@ -50,7 +50,9 @@ PROBE = textwrap.dedent(
     theta = np.array([1.0]); state = np.zeros((1, 1))
     hp = np.zeros(len(sgd.HYPERPARAMETERS)); hp[0] = 0.1  # gd, lr = 0.1
     rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 1)), np.zeros(2))
-    runner.advance(theta, state, hp, np.zeros(1), 0, 1, 1, 0.0, 1e100, *rec, 0)
+    none = np.zeros(1)
+    runner.advance(theta, state, none, hp, none, none, 0, 0, np.zeros(8), 0, 1, 1,
+                   0.0, 1e100, *rec, 0)
     stats = runner.advance.stats
     print(json.dumps({"theta": theta[0], "hits": sum(stats.cache_hits.values()),
                       "misses": sum(stats.cache_misses.values()),
@@ -126,7 +128,8 @@ NATIVE_PROBE = textwrap.dedent(
     theta = np.array([1.0]); state = np.zeros((1, 1))
     hp = np.zeros(len(sgd.HYPERPARAMETERS)); hp[0] = 0.1  # gd, lr = 0.1
     rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 1)), np.zeros(2))
-    advance(theta, state, hp, np.zeros(1), 0, 1, 1, 0.0, 1e100, *rec, 0)
+    none = np.zeros(1)
+    advance(theta, state, none, hp, none, none, 0, 0, 0, 1, 1, 0.0, 1e100, *rec, 0)
     print(json.dumps({"theta": theta[0], "source": advance.source,
                       # built only when numba's compiler context is set up
                       "compiler": "numba.np.arraymath" in sys.modules}))
@@ -236,6 +239,8 @@ def _kernel_callees(function):
 KERNEL_MODULES = sorted(
     {s.module for s in registry.surfaces().values()}
     | {o.module for o in registry.optimizers().values()}
+    | {n.module for n in registry.noise_models().values()}
+    | {"odeopt._random", "odeopt._roles"}
 )
 
 

@@ -37,7 +37,7 @@ def run_with_dispatcher(monkeypatch, optimizer, surface, options):
         patch.setattr(
             _codegen,
             "get_advance",
-            lambda o, s: _codegen.get_runner(o, s).advance,
+            _codegen.dispatcher_advance,
         )
         return odeopt.run(optimizer, surface, **options)
 
@@ -69,26 +69,15 @@ def test_native_runner_is_used_and_checks_its_arrays():
     hp = np.zeros(len(kernels.HYPERPARAMETERS))
     theta = np.array([0.0, 0.0])
     rec = (np.zeros(2, dtype=np.int64), np.zeros((2, 2)), np.zeros(2))
-    p = np.zeros(0)
+    p, aux, q = np.zeros(0), np.zeros(1), np.zeros(1)
+    tail = (0, 1, 0, 0.0, 1e100, *rec, 0)
     with pytest.raises(TypeError, match="C-contiguous float64"):
-        advance(
-            theta.astype(np.float32),
-            np.zeros((1, 2)),
-            hp,
-            p,
-            0,
-            1,
-            0,
-            0.0,
-            1e100,
-            *rec,
-            0,
-        )
+        advance(theta.astype(np.float32), np.zeros((1, 2)), aux, hp, p, q, 0, 0, *tail)
     with pytest.raises(ValueError, match="dim columns"):
-        advance(theta, np.zeros((1, 3)), hp, p, 0, 1, 0, 0.0, 1e100, *rec, 0)
+        advance(theta, np.zeros((1, 3)), aux, hp, p, q, 0, 0, *tail)
     # the runner copies exactly the family's hyperparameters: a short hp is refused
     with pytest.raises(ValueError, match="HYPERPARAMETERS"):
-        advance(theta, np.zeros((1, 2)), hp[:-1], p, 0, 1, 0, 0.0, 1e100, *rec, 0)
+        advance(theta, np.zeros((1, 2)), aux, hp[:-1], p, q, 0, 0, *tail)
 
 
 def test_numba_disable_jit_runs_the_same_steps_as_plain_python(tmp_path):
@@ -139,8 +128,9 @@ def test_fast_path_copy_equals_the_general_copy():
         theta, state = np.array([-1.2, 1.0]), np.zeros((1, 2))
         rec = (np.zeros(50, dtype=np.int64), np.zeros((50, 2)), np.zeros(50))
         out = runner.advance(
-            theta, state, hp, surface.p, 0, 500, 10, 0.0, 1e100, *rec, 0
-        )
+            theta, state, np.zeros(1), hp, surface.p, np.zeros(1), 0, 0, np.zeros(8),
+            0, 500, 10, 0.0, 1e100, *rec, 0,
+        )  # fmt: skip
         results.append((out, theta, state, *rec))
     fast, general = results
     assert fast[0] == general[0] == (0, 500, 50)

@@ -122,6 +122,11 @@ class Surface:
         Scale of the Hessian used to pick default learning rates; by default the
         largest |eigenvalue| of the Hessian where the loss is below its start value
         (see :meth:`BoundSurface.curvature`).
+    symmetric : bool
+        ``grad`` is a loss's gradient and ``hess`` its symmetric Hessian.  False for
+        a vector field that is not a gradient (a game, a stop-gradient toy): ``hess``
+        is then its Jacobian, whose eigenvalues may be complex, and the curvature
+        is its spectral radius.
     """
 
     name: str
@@ -141,6 +146,7 @@ class Surface:
     curvature: Resolvable = None
     bounded_below: bool = True
     references: str = ""
+    symmetric: bool = True
 
     # -- kernels -------------------------------------------------------------------
     @property
@@ -288,7 +294,8 @@ class BoundSurface:
     def curvature(self) -> float:
         """Hessian scale used for default learning rates.
 
-        Unless the surface declares one, the largest |eigenvalue| of the Hessian over
+        Unless the surface declares one, the largest |eigenvalue| of the Hessian (of
+        the Jacobian, for a field that is not a gradient: its spectral radius) over
         the part of the plot box where the loss is at most its value at the start
         (the region a descent method explores), sampled on a grid (random points
         above 2-D) plus the start and the known minima.
@@ -324,7 +331,10 @@ class BoundSurface:
                     hessians.append(out.copy())
         stack = np.array(hessians)
         stack = stack[np.all(np.isfinite(stack), axis=(1, 2))]
-        return float(np.max(np.abs(np.linalg.eigvalsh(stack))))
+        eigenvalues = (
+            np.linalg.eigvalsh if self.surface.symmetric else np.linalg.eigvals
+        )
+        return float(np.max(np.abs(eigenvalues(stack))))
 
     def describe_params(self) -> str:
         """``a=1, b=100`` style text of the parameter values."""
