@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import inspect
 import os
 import platform
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import _jit
+from ._stamp import source_digest
 
 # Status codes returned by the runners (see odeopt.trajectory.Status).
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -427,13 +427,6 @@ _advances: dict[tuple[str, str], object] = {}
 _paths: dict[tuple[str, str], Path] = {}
 
 
-def _source(module: ModuleType) -> str:
-    try:
-        return inspect.getsource(module)
-    except (OSError, TypeError):
-        return ""
-
-
 def runner_source(
     optimizer_module: ModuleType, surface_module: ModuleType
 ) -> tuple[str, str]:
@@ -451,9 +444,9 @@ def runner_source(
             _LANE_STAGES_AT_THETA,
             _LANE_STAGES_BY_POINT,
             str(LANES),
-            _source(optimizer_module),
-            _source(surface_module),
-            _source(_jit),
+            source_digest(optimizer_module),
+            source_digest(surface_module),
+            source_digest(_jit),
             Path(__file__).with_name("_intrinsics.py").read_text(),
             numba.__version__,
             platform.python_version(),

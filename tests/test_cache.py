@@ -255,3 +255,55 @@ def test_kernels_call_only_kernels_of_their_own_file(module_name):
             assert target is None or not callable(target) or callee in names, (
                 f"{module_name}.{name} calls {callee}, which is not a kernel of its file"
             )
+
+
+def _exec_module(factor):
+    import types
+
+    module = types.ModuleType("user_surface")
+    exec(SURFACE_TEMPLATE.format(factor=factor), module.__dict__)  # noqa: S102 - no file
+    return module
+
+
+def test_kernels_without_source_are_stamped_by_their_code():
+    # Modules made in memory have no source text to hash: their code objects are.
+    sgd = registry.get_optimizer("gd").kernels
+    two, four, two_again = _exec_module(2.0), _exec_module(4.0), _exec_module(2.0)
+    stamps = [_codegen.runner_source(sgd, m)[1] for m in (two, four, two_again)]
+    assert stamps[0] != stamps[1]
+    assert stamps[0] == stamps[2]
+    # ... and the same in another process (no ids, addresses or hash randomisation)
+    code = (
+        "import sys, types\n"
+        "from odeopt import _codegen, registry\n"
+        "m = types.ModuleType('user_surface')\n"
+        "exec(sys.argv[1], m.__dict__)\n"
+        "print(_codegen.runner_source(registry.get_optimizer('gd').kernels, m)[1])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, SURFACE_TEMPLATE.format(factor=2.0)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONHASHSEED="12345"),
+        timeout=300,
+    )
+    assert out.stdout.strip() == stamps[0]
+
+
+def test_code_digest_sees_constants_and_nested_code():
+    from odeopt._stamp import source_digest
+
+    def digest(text):
+        import types
+
+        module = types.ModuleType("user_module")
+        exec(text, module.__dict__)  # noqa: S102 - a module without a file
+        return source_digest(module)
+
+    base = "SCALE = (1.0, 'a')\ndef f(x):\n    return [y * 2 for y in x]\n"
+    assert digest(base) == digest(base)
+    assert digest(base) != digest(base.replace("(1.0,", "(1,"))  # 1.0 is not 1
+    assert digest(base) != digest(base.replace("y * 2", "y * 3"))  # nested code
+    assert digest(base) != digest(base.replace("y * 2", "y + 2"))  # bytecode
+    assert digest(base) != digest(base.replace("return", "x = 0\n    return"))
