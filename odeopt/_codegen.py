@@ -692,7 +692,7 @@ def get_advance(optimizer_module: ModuleType, surface_module: ModuleType):
         with _lock:
             path = _runner_path(optimizer_module, surface_module)
         obj_path, meta_path = _native.object_paths(path, _native.host_key())
-        function = _native.load(obj_path, meta_path) if meta_path.exists() else None
+        function = _native.load(obj_path, meta_path)
         compiled, source = None, "object"
         if function is None:
             compiled = get_runner(optimizer_module, surface_module).compile_advance_c()
