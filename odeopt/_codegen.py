@@ -675,8 +675,9 @@ def get_advance(optimizer_module: ModuleType, surface_module: ModuleType):
     It is the runner's C-ABI twin: loaded from cached object code when there is some
     (:mod:`odeopt._native`, no numba compiler set-up), else compiled and cached.  Its
     ``source`` attribute says which (``"object"``, ``"compiled"``), or ``"numba"``
-    for the dispatcher ``runner.advance`` when native code cannot be used (e.g.
-    ``NUMBA_DISABLE_JIT=1``); all give the same numbers.
+    for the disk-cached dispatcher ``runner.advance`` when native code cannot be used
+    (``NUMBA_DISABLE_JIT=1``, or this numba's object code cannot be exported: then
+    later processes use it at once); all give the same numbers.
     """
     key = (optimizer_module.__name__, surface_module.__name__)
     if key in _advances:
@@ -685,25 +686,29 @@ def get_advance(optimizer_module: ModuleType, surface_module: ModuleType):
 
     from . import _native
 
-    if numba.config.DISABLE_JIT:
-        advance = get_runner(optimizer_module, surface_module).advance
-        source = "numba"
-    else:
+    advance = None
+    if not numba.config.DISABLE_JIT:
         with _lock:
             path = _runner_path(optimizer_module, surface_module)
         obj_path, meta_path = _native.object_paths(path, _native.host_key())
         function = _native.load(obj_path, meta_path)
         compiled, source = None, "object"
-        if function is None:
+        if function is None and not _native.use_numba(obj_path):
             compiled = get_runner(optimizer_module, surface_module).compile_advance_c()
-            _native.export(compiled, obj_path, meta_path)
-            function, source = _native.PROTOTYPE(compiled.address), "compiled"
-        advance = _native.wrap(
-            function,
-            _n_stages(optimizer_module),
-            len(optimizer_module.HYPERPARAMETERS),
-        )
-        advance.compiled = compiled  # the cfunc owns the code it points at
+            if _native.export(compiled, obj_path, meta_path):
+                function, source = _native.PROTOTYPE(compiled.address), "compiled"
+            else:  # without object code every process would compile the C twin
+                _native.mark_numba(obj_path)
+        if function is not None:
+            advance = _native.wrap(
+                function,
+                _n_stages(optimizer_module),
+                len(optimizer_module.HYPERPARAMETERS),
+            )
+            advance.compiled = compiled  # the cfunc owns the code it points at
+    if advance is None:
+        advance = get_runner(optimizer_module, surface_module).advance
+        source = "numba"
     advance.source = source
     _advances[key] = advance
     return advance

@@ -24,8 +24,12 @@ so nothing reaches it unchecked):
   this process before the object is linked, and the runner's symbol must be in it;
 * :func:`export` reaches into numba's private code library (``cfunc._library``,
   ``_final_module``, ``_codegen._tm.emit_object``, ``magic_tuple``), which a numba
-  release may rename; ``tests/test_cache.py`` has a canary that fails when it stops
-  working.
+  release may rename (``pyproject.toml`` bounds numba to the tested releases).  When
+  it fails, the caller writes a marker (:func:`mark_numba`) and this process and later
+  ones use the numba dispatcher ``runner.advance``, which numba caches on disk and
+  which gives the same numbers: a slower start (numba's compiler context), never a
+  compile per process.  ``tests/test_cache.py`` has a canary that fails when export
+  stops working.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import json
 import os
 import secrets
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +106,11 @@ def object_paths(runner_path: Path, key: str) -> tuple[Path, Path]:
     return Path(f"{stem}-{key}.o"), Path(f"{stem}-{key}.json")
 
 
+def marker_path(obj_path: Path) -> Path:
+    """The file that says the object code of ``obj_path`` cannot be exported."""
+    return obj_path.with_suffix(".use-numba")
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     # The temporary name is unique per process, thread and call (two threads of one
     # process may export the same pair), and begins with the runner's name so that
@@ -121,7 +131,8 @@ def export(cfunc, obj_path: Path, meta_path: Path) -> bool:
     """Write the object code of a compiled ``cfunc`` and its sidecar; True on success.
 
     Uses numba's code library (``_final_module``, ``_codegen``), private and liable to
-    change between numba releases: False means no object code could be written.
+    change between numba releases: False means no object code could be written, and
+    the caller then falls back to the numba dispatcher (:func:`mark_numba`).
     """
     try:
         library = cfunc._library
@@ -148,6 +159,38 @@ def export(cfunc, obj_path: Path, meta_path: Path) -> bool:
         return True
     except Exception:  # noqa: BLE001 - a cache that cannot be written is no error
         return False
+
+
+def mark_numba(obj_path: Path) -> None:
+    """Record that this runner's object code cannot be exported with this numba and
+    llvmlite, so that later processes use the numba dispatcher at once instead of
+    compiling the C twin again (and warn once, here: start-up is slower)."""
+    # an unwritable cache: every process falls back by itself
+    with contextlib.suppress(OSError):
+        _write_atomic(marker_path(obj_path), json.dumps(versions()).encode())
+    warnings.warn(
+        f"odeopt could not export the object code of {obj_path.name} with numba "
+        f"{versions()['numba']}; single runs use numba's cached dispatcher instead "
+        "(same numbers, slower start)",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def use_numba(obj_path: Path) -> bool:
+    """Whether a marker from this numba and llvmlite says to skip the C twin (a marker
+    from other versions is removed: the new ones may export)."""
+    path = marker_path(obj_path)
+    try:
+        marked = json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        marked = None
+    if marked == versions():
+        return True
+    path.unlink(missing_ok=True)
+    return False
 
 
 def _sidecar_problem(meta, code: bytes, obj_path: Path) -> str | None:

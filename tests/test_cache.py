@@ -285,6 +285,9 @@ ENTRY_PROBE = textwrap.dedent(
                       "misses": stats and sum(stats.cache_misses.values())}))
     """
 )
+# Run first by ENTRY_PROBE's subprocess: what a numba release that renamed the
+# internals _native.export uses would do to it.
+BROKEN_EXPORT = "import odeopt._native\nodeopt._native.export = lambda *a, **k: False\n"
 
 
 def run_entry_probe(folder, env, surface="cache_probe_surface", prelude=""):
@@ -438,6 +441,28 @@ def test_canary_the_installed_numba_exports_object_code(clean_cache):
     assert_valid_entry(*cache_entries(env)[key])
     loaded, _ = run_entry_probe(folder, env)
     assert (loaded["source"], loaded["records"]) == ("object", clean["records"])
+
+
+def test_a_failed_export_falls_back_to_numbas_disk_cache(isolated_cache):
+    # Without object code every process used to compile the C twin again (17-26 s a
+    # run): now the first process leaves a marker and uses runner.advance, which numba
+    # caches, and later processes use that cache without compiling the C twin.
+    folder, env = isolated_cache
+    write_surface(folder, "2.0")
+    first, stderr = run_entry_probe(folder, env, prelude=BROKEN_EXPORT)
+    assert first["source"] == "numba"
+    assert (first["misses"], first["hits"]) == (1, 0)
+    assert "could not export the object code" in stderr
+    runners = os.path.join(env["ODEOPT_CACHE_DIR"], "runners")
+    assert [f for f in os.listdir(runners) if f.endswith(".use-numba")]
+    second, stderr = run_entry_probe(folder, env)  # export works here: not tried
+    assert second["source"] == "numba"
+    assert (second["misses"], second["hits"]) == (0, 1)  # numba's cache, no compile
+    assert not object_files(env)  # the C twin was never compiled, hence never written
+    assert "could not export" not in stderr
+    assert (second["theta"], second["records"]) == (first["theta"], first["records"])
+    clean, _ = run_entry_probe(folder, dict(env, ODEOPT_CACHE_DIR=folder / "fresh"))
+    assert (clean["source"], clean["records"]) == ("compiled", first["records"])
 
 
 def test_concurrent_cold_starts_agree(isolated_cache):
