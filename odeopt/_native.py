@@ -165,7 +165,7 @@ def mark_numba(obj_path: Path) -> None:
     """Record that this runner's object code cannot be exported with this numba and
     llvmlite, so that later processes use the numba dispatcher at once instead of
     compiling the C twin again (and warn once, here: start-up is slower)."""
-    # an unwritable cache: every process falls back by itself
+    # in an unwritable cache each process finds out for itself, compiling the C twin
     with contextlib.suppress(OSError):
         _write_atomic(marker_path(obj_path), json.dumps(versions()).encode())
     warnings.warn(
@@ -189,7 +189,8 @@ def use_numba(obj_path: Path) -> bool:
         marked = None
     if marked == versions():
         return True
-    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # another user's: ignored all the same
+        path.unlink(missing_ok=True)
     return False
 
 
@@ -221,7 +222,7 @@ def _sidecar_problem(meta, code: bytes, obj_path: Path) -> str | None:
 
 
 def discard(obj_path: Path, meta_path: Path) -> None:
-    """Delete a cache entry (sidecar first, so no reader pairs it with a new object)."""
+    """Delete a cache entry, sidecar first: a reader then finds no entry, not half."""
     for path in (meta_path, obj_path):
         with contextlib.suppress(OSError):  # not ours to delete: never linked anyway
             path.unlink(missing_ok=True)
