@@ -43,6 +43,7 @@ from types import ModuleType
 import numpy as np
 
 from . import _jit, _roles
+from ._stamp import source_digest
 
 # Status codes returned by the runners (see odeopt.trajectory.Status).
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -206,13 +207,6 @@ _advances: dict[tuple, object] = {}
 _paths: dict[tuple, Path] = {}
 
 
-def _source(module: ModuleType) -> str:
-    try:
-        return inspect.getsource(module)
-    except (OSError, TypeError):
-        return ""
-
-
 def _body() -> str:
     """The text of odeopt._runner after its ``# -- body --`` line."""
     text = Path(__file__).with_name("_runner.py").read_text()
@@ -323,11 +317,11 @@ def runner_source(
     stamp_input = "\0".join(
         [
             text,
-            _source(optimizer_module),
-            _source(surface_module),
-            _source(noise_module),
-            _source(_jit),
-            _source(_roles),
+            source_digest(optimizer_module),
+            source_digest(surface_module),
+            source_digest(noise_module),
+            source_digest(_jit),
+            source_digest(_roles),
             Path(__file__).with_name("_intrinsics.py").read_text(),
             Path(__file__).with_name("_random.py").read_text(),
             numba.__version__,
@@ -513,8 +507,9 @@ def get_advance(
     It is the runner's C-ABI twin: loaded from cached object code when there is some
     (:mod:`odeopt._native`, no numba compiler set-up), else compiled and cached.  Its
     ``source`` attribute says which (``"object"``, ``"compiled"``), or ``"numba"``
-    for the dispatcher ``runner.advance`` when native code cannot be used (e.g.
-    ``NUMBA_DISABLE_JIT=1``); all give the same numbers.
+    for the disk-cached dispatcher ``runner.advance`` when native code cannot be used
+    (``NUMBA_DISABLE_JIT=1``, or this numba's object code cannot be exported: then
+    later processes use it at once); all give the same numbers.
     """
     key = _key(optimizer_module, surface_module, noise_module, STACK_DIM)
     if key in _advances:
@@ -526,22 +521,26 @@ def get_advance(
     n_stages = _n_stages(optimizer_module)
     needs_hessian = bool(getattr(noise_module, "NEEDS_HESSIAN", False))
     n_hp = len(optimizer_module.HYPERPARAMETERS)
-    if numba.config.DISABLE_JIT:
-        advance = dispatcher_advance(optimizer_module, surface_module, noise_module)
-        source = "numba"
-    else:
+    advance = None
+    if not numba.config.DISABLE_JIT:
         with _lock:
             path = _runner_path(optimizer_module, surface_module, noise_module)
         obj_path, meta_path = _native.object_paths(path, _native.host_key())
-        function = _native.load(obj_path, meta_path) if meta_path.exists() else None
+        function = _native.load(obj_path, meta_path)
         compiled, source = None, "object"
-        if function is None:
+        if function is None and not _native.use_numba(obj_path):
             runner = get_runner(optimizer_module, surface_module, noise_module)
             compiled = runner.compile_advance_c()
-            _native.export(compiled, obj_path, meta_path)
-            function, source = _native.PROTOTYPE(compiled.address), "compiled"
-        advance = _native.wrap(function, n_stages, needs_hessian, n_hp)
-        advance.compiled = compiled  # the cfunc owns the code it points at
+            if _native.export(compiled, obj_path, meta_path):
+                function, source = _native.PROTOTYPE(compiled.address), "compiled"
+            else:  # without object code every process would compile the C twin
+                _native.mark_numba(obj_path)
+        if function is not None:
+            advance = _native.wrap(function, n_stages, needs_hessian, n_hp)
+            advance.compiled = compiled  # the cfunc owns the code it points at
+    if advance is None:
+        advance = dispatcher_advance(optimizer_module, surface_module, noise_module)
+        source = "numba"
     advance.source = source
     _advances[key] = advance
     return advance
@@ -573,4 +572,5 @@ def _wrap_dispatcher(dispatcher, n_stages: int, needs_hessian: bool, n_hp: int):
         work = np.zeros(work_size(n_stages, needs_hessian, theta.shape[0]))
         return dispatcher(theta, state, aux, hp, p, q, seed, path, work, *rest)
 
+    advance.dispatcher = dispatcher  # its cache statistics, for the tests
     return advance

@@ -7,12 +7,14 @@ kernel file between processes and check the new code runs.
 """
 
 import ast
+import hashlib
 import inspect
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -260,3 +262,291 @@ def test_kernels_call_only_kernels_of_their_own_file(module_name):
             assert target is None or not callable(target) or callee in names, (
                 f"{module_name}.{name} calls {callee}, which is not a kernel of its file"
             )
+
+
+# --- Damaged, foreign and concurrent cache entries (odeopt/_native.py) ---------------
+#
+# MCJIT links whatever bytes it is given, and a damaged object crashes the process
+# (SIGSEGV).  Every entry below must be refused before it is linked, deleted and
+# rebuilt, and the run must give the clean run's numbers.
+
+ENTRY_PROBE = textwrap.dedent(
+    """
+    import importlib, json, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    surface = importlib.import_module(sys.argv[2])
+    import odeopt.optimizers.sgd as sgd
+    from odeopt import _codegen
+    advance = _codegen.get_advance(sgd, surface)
+    theta = np.array([1.0]); state = np.zeros((1, 1))
+    hp = np.zeros(len(sgd.HYPERPARAMETERS)); hp[0] = 0.1  # gd, lr = 0.1
+    rec = (np.zeros(7, dtype=np.int64), np.zeros((7, 1)), np.zeros(7))
+    none = np.zeros(1)
+    out = advance(theta, state, none, hp, none, none, 0, 0, 0, 5, 1, 0.0, 1e100,
+                  *rec, 0)
+    # the numba dispatcher only
+    stats = getattr(getattr(advance, "dispatcher", None), "stats", None)
+    print(json.dumps({"theta": theta.tolist(), "records": rec[1].tolist(),
+                      "out": list(out), "source": advance.source,
+                      "hits": stats and sum(stats.cache_hits.values()),
+                      "misses": stats and sum(stats.cache_misses.values())}))
+    """
+)
+# Run first by ENTRY_PROBE's subprocess: what a numba release that renamed the
+# internals _native.export uses would do to it.
+BROKEN_EXPORT = "import odeopt._native\nodeopt._native.export = lambda *a, **k: False\n"
+
+
+def run_entry_probe(folder, env, surface="cache_probe_surface", prelude=""):
+    out = subprocess.run(
+        [sys.executable, "-c", prelude + ENTRY_PROBE, str(folder), surface],
+        check=False,  # the return code is asserted with the output that explains it
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+def cache_entries(env, stem_part="cache_probe_surface"):
+    """The object file and sidecar of each host key, by key."""
+    folder = os.path.join(env["ODEOPT_CACHE_DIR"], "runners")
+    entries = {}
+    for name in sorted(os.listdir(folder)):
+        if stem_part in name and name.endswith(".o"):
+            key = name[: -len(".o")].rsplit("-", 1)[1]
+            obj = os.path.join(folder, name)
+            entries[key] = (obj, obj[: -len(".o")] + ".json")
+    return entries
+
+
+def assert_valid_entry(obj_path, meta_path):
+    from odeopt import _native
+
+    with open(obj_path, "rb") as f:
+        code = f.read()
+    with open(meta_path) as f:
+        meta = json.load(f)
+    assert meta["size"] == len(code)
+    assert meta["sha256"] == hashlib.sha256(code).hexdigest()
+    assert meta["object"] == os.path.basename(obj_path)
+    assert _native._sidecar_problem(meta, code, Path(obj_path)) is None
+
+
+@pytest.fixture(scope="module")
+def clean_cache(tmp_path_factory):
+    """A cache after clean runs: the probe pair, another pair (cache_probe_other) and
+    the probe pair compiled for a generic CPU (another host key)."""
+    root = tmp_path_factory.mktemp("clean")
+    folder = root / "kernels"
+    folder.mkdir()
+    write_surface(folder, "2.0")
+    (folder / "cache_probe_other.py").write_text(SURFACE_TEMPLATE.format(factor=3.0))
+    env = dict(os.environ)
+    env["ODEOPT_CACHE_DIR"] = str(root / "odeopt-cache")
+    env["NUMBA_CACHE_DIR"] = str(root / "numba-cache")
+    clean, _ = run_entry_probe(folder, env)
+    assert clean["source"] == "compiled"
+    run_entry_probe(folder, env, "cache_probe_other")
+    (key,) = cache_entries(env)
+    generic = dict(env, NUMBA_CPU_NAME="generic", NUMBA_CPU_FEATURES="")
+    assert run_entry_probe(folder, generic)[0]["records"] == clean["records"]
+    (foreign,) = set(cache_entries(env)) - {key}
+    return folder, env, clean, key, foreign
+
+
+def _write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _edit_sidecar(meta_path, **changes):
+    meta = json.loads(_read(meta_path))
+    meta.update(changes)
+    _write(meta_path, json.dumps(meta).encode())
+
+
+def _copy_entry(source, obj, meta):
+    _write(obj, _read(source[0]))
+    _write(meta, _read(source[1]))
+
+
+# Each damage(obj, meta, other, foreign): other and foreign are the (object, sidecar)
+# of another pair and of the same pair compiled for another host.
+DAMAGE = {
+    "truncated object": lambda o, m, other, foreign: _write(o, _read(o)[:2000]),
+    "garbage object": lambda o, m, other, foreign: _write(o, b"garbage" * 1000),
+    "object of another pair": lambda o, m, other, foreign: _write(o, _read(other[0])),
+    "object and sidecar of another pair": lambda o, m, other, foreign: _copy_entry(
+        other, o, m
+    ),
+    "object and sidecar of another host": lambda o, m, other, foreign: _copy_entry(
+        foreign, o, m
+    ),
+    "object without sidecar": lambda o, m, other, foreign: os.remove(m),
+    "sidecar without object": lambda o, m, other, foreign: os.remove(o),
+    "truncated sidecar": lambda o, m, other, foreign: _write(m, _read(m)[:40]),
+    "garbage sidecar": lambda o, m, other, foreign: _write(m, b"\x00garbage"),
+    "sidecar of an older odeopt (no digest)": lambda o, m, other, foreign: _write(
+        m,
+        json.dumps(
+            {k: v for k, v in json.loads(_read(m)).items() if k != "sha256"}
+        ).encode(),
+    ),
+    "sidecar with the wrong digest": lambda o, m, other, foreign: _edit_sidecar(
+        m, sha256="0" * 64
+    ),
+    "sidecar from another numba": lambda o, m, other, foreign: _edit_sidecar(
+        m, numba="0.0.0"
+    ),
+    # a sound object whose sidecar names a function it does not define (a prefix of
+    # the real symbol, so the bytes hold the name): refused after linking
+    "symbol not defined": lambda o, m, other, foreign: _edit_sidecar(
+        m, symbol=json.loads(_read(m))["symbol"][:-6]
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_bad_cache_entry_is_rebuilt_never_linked(clean_cache, tmp_path, damage):
+    import shutil
+
+    folder, clean_env, clean, key, foreign = clean_cache
+    env = dict(clean_env)
+    for name in ("ODEOPT_CACHE_DIR", "NUMBA_CACHE_DIR"):
+        env[name] = str(tmp_path / os.path.basename(clean_env[name]))
+        shutil.copytree(clean_env[name], env[name])
+    entries = cache_entries(env)
+    obj, meta = entries[key]
+    other = cache_entries(env, "cache_probe_other")[key]
+    DAMAGE[damage](obj, meta, other, entries[foreign])
+    damaged, _ = run_entry_probe(folder, env)  # a crash would fail here
+    assert damaged["source"] == "compiled"  # refused, compiled again...
+    assert (damaged["theta"], damaged["records"], damaged["out"]) == (
+        clean["theta"],
+        clean["records"],
+        clean["out"],
+    )
+    assert_valid_entry(obj, meta)  # ... and written anew
+    again, _ = run_entry_probe(folder, env)
+    assert (again["source"], again["records"]) == ("object", clean["records"])
+
+
+def test_canary_the_installed_numba_exports_object_code(clean_cache):
+    # Fails when a numba release renames the private internals _native.export uses
+    # (cfunc._library, _final_module, _codegen._tm.emit_object, magic_tuple): runs
+    # would still be right, through numba's dispatcher, but each start ~0.2 s slower.
+    folder, env, clean, key, _ = clean_cache
+    assert clean["source"] == "compiled"
+    assert_valid_entry(*cache_entries(env)[key])
+    loaded, _ = run_entry_probe(folder, env)
+    assert (loaded["source"], loaded["records"]) == ("object", clean["records"])
+
+
+def test_a_failed_export_falls_back_to_numbas_disk_cache(isolated_cache):
+    # Without object code every process used to compile the C twin again (17-26 s a
+    # run): now the first process leaves a marker and uses runner.advance, which numba
+    # caches, and later processes use that cache without compiling the C twin.
+    folder, env = isolated_cache
+    write_surface(folder, "2.0")
+    first, stderr = run_entry_probe(folder, env, prelude=BROKEN_EXPORT)
+    assert first["source"] == "numba"
+    assert (first["misses"], first["hits"]) == (1, 0)
+    assert "could not export the object code" in stderr
+    runners = os.path.join(env["ODEOPT_CACHE_DIR"], "runners")
+    assert [f for f in os.listdir(runners) if f.endswith(".use-numba")]
+    second, stderr = run_entry_probe(folder, env)  # export works here: not tried
+    assert second["source"] == "numba"
+    assert (second["misses"], second["hits"]) == (0, 1)  # numba's cache, no compile
+    assert not object_files(env)  # the C twin was never compiled, hence never written
+    assert "could not export" not in stderr
+    assert (second["theta"], second["records"]) == (first["theta"], first["records"])
+    clean, _ = run_entry_probe(folder, dict(env, ODEOPT_CACHE_DIR=folder / "fresh"))
+    assert (clean["source"], clean["records"]) == ("compiled", first["records"])
+
+
+def test_concurrent_cold_starts_agree(isolated_cache):
+    # Four processes on one empty cache: each compiles and writes the same runner,
+    # object code and numba cache files at once.
+    folder, env = isolated_cache
+    write_surface(folder, "2.0")
+    command = [sys.executable, "-c", ENTRY_PROBE, str(folder), "cache_probe_surface"]
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = []
+    for process in processes:
+        stdout, _ = process.communicate(timeout=600)
+        assert process.returncode == 0
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert all(r["source"] in ("compiled", "object") for r in results)
+    numbers = {json.dumps([r["theta"], r["records"], r["out"]]) for r in results}
+    assert len(numbers) == 1
+    runners = os.listdir(os.path.join(env["ODEOPT_CACHE_DIR"], "runners"))
+    assert not [f for f in runners if f.endswith(".tmp")]
+    (entry,) = cache_entries(env).values()
+    assert_valid_entry(*entry)
+    after, _ = run_entry_probe(folder, env)
+    assert after["source"] == "object"
+    assert json.dumps([after["theta"], after["records"], after["out"]]) in numbers
+
+
+def _exec_module(factor):
+    import types
+
+    module = types.ModuleType("user_surface")
+    exec(SURFACE_TEMPLATE.format(factor=factor), module.__dict__)  # noqa: S102 - no file
+    return module
+
+
+def test_kernels_without_source_are_stamped_by_their_code():
+    # Modules made in memory have no source text to hash: their code objects are.
+    sgd = registry.get_optimizer("gd").kernels
+    two, four, two_again = _exec_module(2.0), _exec_module(4.0), _exec_module(2.0)
+    stamps = [_codegen.runner_source(sgd, m)[1] for m in (two, four, two_again)]
+    assert stamps[0] != stamps[1]
+    assert stamps[0] == stamps[2]
+    # ... and the same in another process (no ids, addresses or hash randomisation)
+    code = (
+        "import sys, types\n"
+        "from odeopt import _codegen, registry\n"
+        "m = types.ModuleType('user_surface')\n"
+        "exec(sys.argv[1], m.__dict__)\n"
+        "print(_codegen.runner_source(registry.get_optimizer('gd').kernels, m)[1])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, SURFACE_TEMPLATE.format(factor=2.0)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONHASHSEED="12345"),
+        timeout=300,
+    )
+    assert out.stdout.strip() == stamps[0]
+
+
+def test_code_digest_sees_constants_and_nested_code():
+    from odeopt._stamp import source_digest
+
+    def digest(text):
+        import types
+
+        module = types.ModuleType("user_module")
+        exec(text, module.__dict__)  # noqa: S102 - a module without a file
+        return source_digest(module)
+
+    base = "SCALE = (1.0, 'a')\ndef f(x):\n    return [y * 2 for y in x]\n"
+    assert digest(base) == digest(base)
+    assert digest(base) != digest(base.replace("(1.0,", "(1,"))  # 1.0 is not 1
+    assert digest(base) != digest(base.replace("y * 2", "y * 3"))  # nested code
+    assert digest(base) != digest(base.replace("y * 2", "y + 2"))  # bytecode
+    assert digest(base) != digest(base.replace("return", "x = 0\n    return"))
