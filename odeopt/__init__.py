@@ -22,31 +22,35 @@ _EXPORTS = {
     "run": "stepper",
     "run_batch": "stepper",
     "BatchResult": "stepper",
-    "RunError": "stepper",
     "Trajectory": "trajectory",
     "Status": "trajectory",
-    "OutputError": "trajectory",
     "get_optimizer": "registry",
     "get_surface": "registry",
     "optimizer_names": "registry",
     "surface_names": "registry",
-    "UnknownNameError": "registry",
     "Optimizer": "optimizers._base",
     "Hyperparameter": "optimizers._base",
-    "HyperparameterError": "optimizers._base",
     "Model": "optimizers._base",
     "Surface": "surfaces._base",
     "Param": "surfaces._base",
     "Minimum": "surfaces._base",
-    "SurfaceError": "surfaces._base",
+    "OdeoptError": "errors",
+    "InputError": "errors",
+    "HyperparameterError": "errors",
+    "OutputError": "errors",
+    "RunError": "errors",
+    "SurfaceError": "errors",
+    "UnknownNameError": "errors",
 }
 
 __all__ = [
     "BatchResult",
     "Hyperparameter",
     "HyperparameterError",
+    "InputError",
     "Minimum",
     "Model",
+    "OdeoptError",
     "Optimizer",
     "OutputError",
     "Param",
@@ -87,14 +91,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .optimizers._base import Hyperparameter, HyperparameterError, Model, Optimizer
-    from .registry import (
+    from .errors import (
+        HyperparameterError,
+        InputError,
+        OdeoptError,
+        OutputError,
+        RunError,
+        SurfaceError,
         UnknownNameError,
-        get_optimizer,
-        get_surface,
-        optimizer_names,
-        surface_names,
     )
-    from .stepper import BatchResult, RunError, run, run_batch
-    from .surfaces._base import Minimum, Param, Surface, SurfaceError
-    from .trajectory import OutputError, Status, Trajectory
+    from .optimizers._base import Hyperparameter, Model, Optimizer
+    from .registry import get_optimizer, get_surface, optimizer_names, surface_names
+    from .stepper import BatchResult, run, run_batch
+    from .surfaces._base import Minimum, Param, Surface
+    from .trajectory import Status, Trajectory

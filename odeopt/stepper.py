@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _codegen
+from .errors import RunError
 from .optimizers._base import (
     BoundOptimizer,
     HyperparameterError,
@@ -41,10 +42,6 @@ _STATUS = {
     _codegen.CONVERGED: Status.CONVERGED,
     _codegen.DIVERGED: Status.DIVERGED,
 }
-
-
-class RunError(ValueError):
-    """Bad run settings (start point, steps, recording)."""
 
 
 def resolve_surface(

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import OutputError
+
 FORMATS = (".npz", ".csv", ".json")
 
 
@@ -48,10 +50,6 @@ MESSAGES = {
     Status.MAX_STEPS: "all requested steps taken",
     Status.DIVERGED: "state became non-finite or exceeded max_norm",
 }
-
-
-class OutputError(ValueError):
-    """A file that cannot be written or read (bad extension, bad path)."""
 
 
 def check_output_path(

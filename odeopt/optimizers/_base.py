@@ -47,13 +47,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._jit import jit_module
+from ..errors import HyperparameterError
 
 if TYPE_CHECKING:
     from ..surfaces._base import BoundSurface
-
-
-class HyperparameterError(ValueError):
-    """Bad optimizer input: unknown hyperparameter or a value out of range."""
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._jit import jit_module, python_function
-
-
-class SurfaceError(ValueError):
-    """Bad surface input: unknown parameter, bad value or dimension."""
+from ..errors import SurfaceError
 
 
 @dataclass(frozen=True)
