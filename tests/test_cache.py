@@ -255,3 +255,11 @@ def test_kernels_call_only_kernels_of_their_own_file(module_name):
             assert target is None or not callable(target) or callee in names, (
                 f"{module_name}.{name} calls {callee}, which is not a kernel of its file"
             )
+
+
+def test_the_test_run_never_writes_to_the_users_cache():
+    # tests/conftest.py names both folders before numba is imported
+    from numba.core import config
+
+    assert str(_jit.cache_dir()) == os.environ["ODEOPT_CACHE_DIR"]
+    assert os.environ["NUMBA_CACHE_DIR"] == config.CACHE_DIR
