@@ -109,73 +109,6 @@ def cli() -> None:
 # -- list -----------------------------------------------------------------------------
 
 
-def _model_record(optimizer, model) -> dict[str, Any]:
-    # the order at the default hyperparameters (the note says when it differs), and
-    # with the consistent start-up where the optimizer has one and it changes it
-    defaults = {
-        **optimizer.fixed,
-        **{h.name: h.default for h in optimizer.hyperparameters},
-    }
-    record = {
-        "name": model.name,
-        "ode": model.ode,
-        "time": model.time,
-        "scheme": model.scheme,
-        "order": model.declared_order({**defaults, "init": "pytorch"}),
-        "note": model.note,
-    }
-    if hasattr(optimizer.kernels, "consistent_start"):
-        consistent = model.declared_order({**defaults, "init": "consistent"})
-        if consistent != record["order"]:
-            record["order_consistent"] = consistent
-    return record
-
-
-def _optimizer_record(optimizer) -> dict[str, Any]:
-    return {
-        "name": optimizer.name,
-        "description": optimizer.description,
-        "torch": optimizer.torch,
-        "hyperparameters": [
-            {
-                "name": h.name,
-                "default": h.default,
-                "range": h.describe_range(),
-                "doc": h.doc,
-                **(
-                    {"default_rule": optimizer.default_lr_rule}
-                    if h.default is None
-                    else {}
-                ),
-            }
-            for h in optimizer.hyperparameters
-        ],
-        "models": [_model_record(optimizer, m) for m in optimizer.models],
-    }
-
-
-def _surface_record(surface) -> dict[str, Any]:
-    bound = surface.bind()
-    return {
-        "name": surface.name,
-        "description": surface.description,
-        "formula": surface.formula,
-        "dim": surface.dim if surface.dim is not None else "n",
-        "default_dim": bound.dim,
-        "parameters": [
-            {"name": p.name, "default": p.default, "kind": p.kind, "doc": p.doc}
-            for p in surface.params
-        ],
-        "x0": bound.x0.tolist(),
-        "bounds": [b.tolist() for b in bound.bounds],
-        "minima": [
-            {"theta": m.theta.tolist(), "value": m.value, "kind": m.kind}
-            for m in bound.minima
-        ],
-        "bounded_below": surface.bounded_below,
-    }
-
-
 def _print_optimizers(records) -> None:
     from .optimizers._base import RULE_LEGEND
 
@@ -250,11 +183,9 @@ def list_command(what: str, as_json: bool) -> None:
 
     out: dict[str, Any] = {}
     if what in ("all", "optimizers"):
-        out["optimizers"] = [
-            _optimizer_record(o) for o in registry.optimizers().values()
-        ]
+        out["optimizers"] = [o.as_dict() for o in registry.optimizers().values()]
     if what in ("all", "surfaces"):
-        out["surfaces"] = [_surface_record(s) for s in registry.surfaces().values()]
+        out["surfaces"] = [s.as_dict() for s in registry.surfaces().values()]
     if as_json:
         click.echo(dumps(out, ensure_ascii=False))
         return
@@ -415,50 +346,6 @@ def _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0):
         bound_surface, **_collect_hyperparameters(lr, momentum, params)
     )
     return bound, bound_surface, start
-
-
-def _summary(traj, bound, bound_surface, out_path) -> dict[str, Any]:
-    import numpy as np
-
-    meta = traj.meta
-    nearest = bound_surface.nearest_minimum(traj.final_theta)
-    with np.errstate(all="ignore"):  # a diverged state may overflow the norm
-        distance = (
-            float(np.linalg.norm(traj.final_theta - nearest.theta))
-            if nearest is not None
-            else None
-        )
-    return {
-        "status": traj.status.value,
-        "final_loss": traj.final_loss,
-        "final_theta": traj.final_theta.tolist(),
-        "steps_done": traj.steps_done,
-        "wall_time_s": meta["wall_time_s"],
-        "setup_time_s": meta["setup_time_s"],
-        "optimizer": bound.name,
-        "hyperparameters": meta["hyperparameters"],
-        "surface": bound_surface.name,
-        "surface_params": meta["surface_params"],
-        "dim": bound_surface.dim,
-        "x0": meta["x0"],
-        "initial_loss": float(traj.loss[0]),
-        "model": meta["model"],
-        "init": meta["init"],
-        "t_final": float(traj.t[-1]),
-        "nearest_minimum": None
-        if nearest is None
-        else {
-            "theta": nearest.theta.tolist(),
-            "value": nearest.value,
-            "kind": nearest.kind,
-        },
-        "distance_to_minimum": distance,
-        "diverged_at": meta["diverged_at"],
-        "reference": meta.get("reference"),
-        "records": len(traj),
-        "record_every": meta["record_every"],
-        "out": out_path,
-    }
 
 
 def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
@@ -721,7 +608,8 @@ def run_command(
         from .plotting import plot_run, save
 
         save(plot_run(traj, bound_surface), plot_path)
-    summary = _summary(traj, bound, bound_surface, out_path)
+    summary = traj.summary(bound_surface)
+    summary["out"] = out_path
     summary["plot"] = plot_path
     if as_json:
         from .trajectory import dumps
@@ -958,10 +846,11 @@ def compare_command(
       odeopt compare -o gd -o momentum -o nesterov -o adam -s rosenbrock --plot cmp.png
       odeopt compare -o gd -o momentum -s quadratic --surface-param kappa=100 --align time
     """
-    from .trajectory import atomic_output, check_output_path, dumps
+    from .compare import FORMATS
+    from .trajectory import check_output_path, dumps
 
     plot_path = _check_plot_path(plot)
-    out_path = check_output_path(out, (".json", ".csv")) if out is not None else None
+    out_path = check_output_path(out, FORMATS) if out is not None else None
     result = _run_several(
         optimizers,
         surface,
@@ -977,26 +866,7 @@ def compare_command(
         tol,
     )
     if out_path is not None:
-        with atomic_output(out_path) as tmp:
-            if out_path.suffix.lower() == ".json":
-                tmp.write_text(
-                    dumps({"align": align, "tol": tol, "rows": result.rows}) + "\n"
-                )
-            else:
-                keys = [
-                    "optimizer",
-                    "lr",
-                    "steps_done",
-                    "t_final",
-                    "final_loss",
-                    "steps_to_tol",
-                    "status",
-                ]
-                lines = [",".join(keys)] + [
-                    ",".join("" if r[k] is None else str(r[k]) for k in keys)
-                    for r in result.rows
-                ]
-                tmp.write_text("\n".join(lines) + "\n")
+        result.save(out_path)
     if plot_path is not None:
         from .plotting import plot_compare, save
 
@@ -1009,9 +879,7 @@ def compare_command(
             plot_path,
         )
     if as_json:
-        click.echo(
-            dumps({"align": align, "tol": tol, "rows": result.rows}, ensure_ascii=False)
-        )
+        click.echo(dumps(result.as_dict(), ensure_ascii=False))
         return
     click.echo(
         f"{len(result.rows)} optimizers on {surface}, same start, align {align}; "
