@@ -22,23 +22,25 @@ _EXPORTS = {
     "run": "stepper",
     "run_batch": "stepper",
     "BatchResult": "stepper",
-    "RunError": "stepper",
     "Trajectory": "trajectory",
     "Status": "trajectory",
-    "OutputError": "trajectory",
     "get_optimizer": "registry",
     "get_surface": "registry",
     "optimizer_names": "registry",
     "surface_names": "registry",
-    "UnknownNameError": "registry",
     "Optimizer": "optimizers._base",
     "Hyperparameter": "optimizers._base",
-    "HyperparameterError": "optimizers._base",
     "Model": "optimizers._base",
     "Surface": "surfaces._base",
     "Param": "surfaces._base",
     "Minimum": "surfaces._base",
-    "SurfaceError": "surfaces._base",
+    "OdeoptError": "errors",
+    "InputError": "errors",
+    "HyperparameterError": "errors",
+    "OutputError": "errors",
+    "RunError": "errors",
+    "SurfaceError": "errors",
+    "UnknownNameError": "errors",
     "get_noise": "registry",
     "NoiseModel": "noise._base",
     "NoiseError": "noise._base",
@@ -48,10 +50,12 @@ __all__ = [
     "BatchResult",
     "Hyperparameter",
     "HyperparameterError",
+    "InputError",
     "Minimum",
     "Model",
     "NoiseError",
     "NoiseModel",
+    "OdeoptError",
     "Optimizer",
     "OutputError",
     "Param",
@@ -93,16 +97,24 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .noise._base import NoiseError, NoiseModel
-    from .optimizers._base import Hyperparameter, HyperparameterError, Model, Optimizer
-    from .registry import (
+    from .errors import (
+        HyperparameterError,
+        InputError,
+        OdeoptError,
+        OutputError,
+        RunError,
+        SurfaceError,
         UnknownNameError,
+    )
+    from .noise._base import NoiseError, NoiseModel
+    from .optimizers._base import Hyperparameter, Model, Optimizer
+    from .registry import (
         get_noise,
         get_optimizer,
         get_surface,
         optimizer_names,
         surface_names,
     )
-    from .stepper import BatchResult, RunError, run, run_batch
-    from .surfaces._base import Minimum, Param, Surface, SurfaceError
-    from .trajectory import OutputError, Status, Trajectory
+    from .stepper import BatchResult, run, run_batch
+    from .surfaces._base import Minimum, Param, Surface
+    from .trajectory import Status, Trajectory

@@ -1,12 +1,14 @@
 """The ``odeopt`` command.
 
-Start-up matters: this module imports only click at load time.  The registry (numpy),
-the steppers (numba) and plotting (matplotlib) are imported inside the commands that
-need them, so ``odeopt --help`` and ``odeopt list`` never load numba or matplotlib.
+Start-up matters: this module imports only click (and the import-free
+:mod:`odeopt.errors`) at load time.  The registry (numpy), the steppers (numba) and
+plotting (matplotlib) are imported inside the commands that need them, so
+``odeopt --help`` and ``odeopt list`` never load numba or matplotlib.
 
-Exit codes: 0 success (a diverged run is a result, not an error), 1 a failed check,
-2 bad usage or input — one line that names the problem and the valid choices, no
-traceback and no partial output file.
+Exit codes: 0 success (a diverged run is a result, not an error), 1 a failed check or
+a failed reference solve, 2 bad usage or input (an :class:`~odeopt.errors.InputError`)
+— one line that names the problem and the valid choices, no traceback and no partial
+output file.  Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ from typing import Any
 
 import click
 
+from .errors import InputError, OdeoptError
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class InputError(click.UsageError):
-    """Bad input found after parsing (one line, exit code 2)."""
 
 
 class RegistryName(click.ParamType):
@@ -109,73 +109,6 @@ def cli() -> None:
 # -- list -----------------------------------------------------------------------------
 
 
-def _model_record(optimizer, model) -> dict[str, Any]:
-    # the order at the default hyperparameters (the note says when it differs), and
-    # with the consistent start-up where the optimizer has one and it changes it
-    defaults = {
-        **optimizer.fixed,
-        **{h.name: h.default for h in optimizer.hyperparameters},
-    }
-    record = {
-        "name": model.name,
-        "ode": model.ode,
-        "time": model.time,
-        "scheme": model.scheme,
-        "order": model.declared_order({**defaults, "init": "pytorch"}),
-        "note": model.note,
-    }
-    if hasattr(optimizer.kernels, "consistent_start"):
-        consistent = model.declared_order({**defaults, "init": "consistent"})
-        if consistent != record["order"]:
-            record["order_consistent"] = consistent
-    return record
-
-
-def _optimizer_record(optimizer) -> dict[str, Any]:
-    return {
-        "name": optimizer.name,
-        "description": optimizer.description,
-        "torch": optimizer.torch,
-        "hyperparameters": [
-            {
-                "name": h.name,
-                "default": h.default,
-                "range": h.describe_range(),
-                "doc": h.doc,
-                **(
-                    {"default_rule": optimizer.default_lr_rule}
-                    if h.default is None
-                    else {}
-                ),
-            }
-            for h in optimizer.hyperparameters
-        ],
-        "models": [_model_record(optimizer, m) for m in optimizer.models],
-    }
-
-
-def _surface_record(surface) -> dict[str, Any]:
-    bound = surface.bind()
-    return {
-        "name": surface.name,
-        "description": surface.description,
-        "formula": surface.formula,
-        "dim": surface.dim if surface.dim is not None else "n",
-        "default_dim": bound.dim,
-        "parameters": [
-            {"name": p.name, "default": p.default, "kind": p.kind, "doc": p.doc}
-            for p in surface.params
-        ],
-        "x0": bound.x0.tolist(),
-        "bounds": [b.tolist() for b in bound.bounds],
-        "minima": [
-            {"theta": m.theta.tolist(), "value": m.value, "kind": m.kind}
-            for m in bound.minima
-        ],
-        "bounded_below": surface.bounded_below,
-    }
-
-
 def _print_optimizers(records) -> None:
     from .optimizers._base import RULE_LEGEND
 
@@ -250,11 +183,9 @@ def list_command(what: str, as_json: bool) -> None:
 
     out: dict[str, Any] = {}
     if what in ("all", "optimizers"):
-        out["optimizers"] = [
-            _optimizer_record(o) for o in registry.optimizers().values()
-        ]
+        out["optimizers"] = [o.as_dict() for o in registry.optimizers().values()]
     if what in ("all", "surfaces"):
-        out["surfaces"] = [_surface_record(s) for s in registry.surfaces().values()]
+        out["surfaces"] = [s.as_dict() for s in registry.surfaces().values()]
     if as_json:
         click.echo(dumps(out, ensure_ascii=False))
         return
@@ -400,69 +331,21 @@ def _surface_values(surface: str, surface_params) -> dict[str, Any]:
 
 def _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0):
     """Bind the surface and the optimizer from command-line strings (InputError)."""
-    from .optimizers._base import HyperparameterError
     from .registry import get_optimizer, get_surface
     from .surfaces._base import SurfaceError
 
     surface_spec = get_surface(surface)
-    try:
-        values = _surface_values(surface, surface_params)
-        if dim is not None and dim < 1:
-            raise SurfaceError(f"--dim must be >= 1, got {dim}")
-        start = _parse_x0(x0)
-        if dim is None and start is not None and surface_spec.dim is None:
-            dim = len(start)  # an n-D surface takes its dimension from --x0
-        bound_surface = surface_spec.bind(dim, **values)
-        bound = get_optimizer(optimizer).bind(
-            bound_surface, **_collect_hyperparameters(lr, momentum, params)
-        )
-    except (SurfaceError, HyperparameterError) as error:
-        raise InputError(str(error)) from None
+    values = _surface_values(surface, surface_params)
+    if dim is not None and dim < 1:
+        raise SurfaceError(f"--dim must be >= 1, got {dim}")
+    start = _parse_x0(x0)
+    if dim is None and start is not None and surface_spec.dim is None:
+        dim = len(start)  # an n-D surface takes its dimension from --x0
+    bound_surface = surface_spec.bind(dim, **values)
+    bound = get_optimizer(optimizer).bind(
+        bound_surface, **_collect_hyperparameters(lr, momentum, params)
+    )
     return bound, bound_surface, start
-
-
-def _summary(traj, bound, bound_surface, out_path) -> dict[str, Any]:
-    import numpy as np
-
-    meta = traj.meta
-    nearest = bound_surface.nearest_minimum(traj.final_theta)
-    with np.errstate(all="ignore"):  # a diverged state may overflow the norm
-        distance = (
-            float(np.linalg.norm(traj.final_theta - nearest.theta))
-            if nearest is not None
-            else None
-        )
-    return {
-        "status": traj.status.value,
-        "final_loss": traj.final_loss,
-        "final_theta": traj.final_theta.tolist(),
-        "steps_done": traj.steps_done,
-        "wall_time_s": meta["wall_time_s"],
-        "setup_time_s": meta["setup_time_s"],
-        "optimizer": bound.name,
-        "hyperparameters": meta["hyperparameters"],
-        "surface": bound_surface.name,
-        "surface_params": meta["surface_params"],
-        "dim": bound_surface.dim,
-        "x0": meta["x0"],
-        "initial_loss": float(traj.loss[0]),
-        "model": meta["model"],
-        "init": meta["init"],
-        "t_final": float(traj.t[-1]),
-        "nearest_minimum": None
-        if nearest is None
-        else {
-            "theta": nearest.theta.tolist(),
-            "value": nearest.value,
-            "kind": nearest.kind,
-        },
-        "distance_to_minimum": distance,
-        "diverged_at": meta["diverged_at"],
-        "reference": meta.get("reference"),
-        "records": len(traj),
-        "record_every": meta["record_every"],
-        "out": out_path,
-    }
 
 
 def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
@@ -616,15 +499,12 @@ def _reference_options(function):
 
 
 def _check_plot_path(plot: str | None) -> str | None:
-    """Validate a picture's path before any work (InputError)."""
+    """Validate a picture's path before any work (PlotError)."""
     if plot is None:
         return None
-    from .plotting import PlotError, check_image_path
+    from .plotting import check_image_path
 
-    try:
-        return str(check_image_path(plot))
-    except PlotError as error:
-        raise InputError(str(error)) from None
+    return str(check_image_path(plot))
 
 
 @cli.command("run", context_settings=CONTEXT)
@@ -690,22 +570,15 @@ def run_command(
       odeopt run -o adam -s quadratic --surface-param kappa=100 --dim 10 --lr 0.01
       odeopt run -o momentum -s lessard --lr 0.1111 --momentum 0.4444 --json
     """
-    from .trajectory import OutputError, check_output_path
+    from .trajectory import check_output_path
 
     bound, bound_surface, start = _bind(
         optimizer, surface, lr, momentum, params, surface_params, dim, x0
     )
-    out_path = None
-    if out is not None:
-        try:
-            out_path = str(check_output_path(out))
-        except OutputError as error:
-            raise InputError(str(error)) from None
+    out_path = str(check_output_path(out)) if out is not None else None
     plot_path = _check_plot_path(plot)
 
-    from .optimizers._base import HyperparameterError
-    from .reference import ReferenceError
-    from .stepper import RunError, run
+    from .stepper import run
 
     callback, bar = _progress_callback(steps, quiet or as_json)
     try:
@@ -726,10 +599,6 @@ def run_command(
             atol=atol,
             progress=callback,
         )
-    except (RunError, HyperparameterError) as error:
-        raise InputError(str(error)) from None
-    except ReferenceError as error:
-        raise click.ClickException(str(error)) from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -739,7 +608,8 @@ def run_command(
         from .plotting import plot_run, save
 
         save(plot_run(traj, bound_surface), plot_path)
-    summary = _summary(traj, bound, bound_surface, out_path)
+    summary = traj.summary(bound_surface)
+    summary["out"] = out_path
     summary["plot"] = plot_path
     if as_json:
         from .trajectory import dumps
@@ -824,34 +694,27 @@ def check_command(
     """
     plot_path = _check_plot_path(plot)
     from .check import check_order
-    from .optimizers._base import HyperparameterError
-    from .reference import ReferenceError, check_method
-    from .stepper import RunError
+    from .reference import check_method
 
     bound, bound_surface, start = _bind(
         optimizer, surface, lr, momentum, params, surface_params, dim, x0
     )
-    try:
-        check_method(method, rtol, atol)
-        result = check_order(
-            bound.optimizer,
-            bound_surface,
-            model=model,
-            init=init,
-            horizon=horizon,
-            levels=levels,
-            tolerance=tolerance,
-            x0=start,
-            method=method,
-            rtol=rtol,
-            atol=atol,
-            # only what the user set: the model's regime may choose the rest
-            **_collect_hyperparameters(lr, momentum, params),
-        )
-    except (HyperparameterError, RunError, ValueError) as error:
-        raise InputError(str(error)) from None
-    except ReferenceError as error:
-        raise click.ClickException(str(error)) from None
+    check_method(method, rtol, atol)
+    result = check_order(
+        bound.optimizer,
+        bound_surface,
+        model=model,
+        init=init,
+        horizon=horizon,
+        levels=levels,
+        tolerance=tolerance,
+        x0=start,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        # only what the user set: the model's regime may choose the rest
+        **_collect_hyperparameters(lr, momentum, params),
+    )
     if as_json:
         from .trajectory import dumps
 
@@ -928,29 +791,21 @@ def _run_several(
     reference,
     tol=1e-6,
 ):
-    """compare() with bad input turned into one-line errors."""
+    """compare() from command-line strings."""
     from .compare import compare
-    from .optimizers._base import HyperparameterError
-    from .stepper import RunError
-    from .surfaces._base import SurfaceError
 
-    try:
-        values = _surface_values(surface, surface_params)
-        result = compare(
-            list(optimizers),
-            surface,
-            steps=steps,
-            align=align,
-            tol=tol,
-            x0=_parse_x0(x0),
-            dim=dim,
-            surface_params=values,
-            hyperparameters=_collect_hyperparameters(lr, momentum, params),
-            reference=reference,
-        )
-    except (SurfaceError, HyperparameterError, RunError) as error:
-        raise InputError(str(error)) from None
-    return result
+    return compare(
+        list(optimizers),
+        surface,
+        steps=steps,
+        align=align,
+        tol=tol,
+        x0=_parse_x0(x0),
+        dim=dim,
+        surface_params=_surface_values(surface, surface_params),
+        hyperparameters=_collect_hyperparameters(lr, momentum, params),
+        reference=reference,
+    )
 
 
 @cli.command("compare", context_settings=CONTEXT)
@@ -991,15 +846,11 @@ def compare_command(
       odeopt compare -o gd -o momentum -o nesterov -o adam -s rosenbrock --plot cmp.png
       odeopt compare -o gd -o momentum -s quadratic --surface-param kappa=100 --align time
     """
-    from .trajectory import OutputError, atomic_output, check_output_path, dumps
+    from .compare import FORMATS
+    from .trajectory import check_output_path, dumps
 
     plot_path = _check_plot_path(plot)
-    out_path = None
-    if out is not None:
-        try:
-            out_path = check_output_path(out, (".json", ".csv"))
-        except OutputError as error:
-            raise InputError(str(error)) from None
+    out_path = check_output_path(out, FORMATS) if out is not None else None
     result = _run_several(
         optimizers,
         surface,
@@ -1015,26 +866,7 @@ def compare_command(
         tol,
     )
     if out_path is not None:
-        with atomic_output(out_path) as tmp:
-            if out_path.suffix.lower() == ".json":
-                tmp.write_text(
-                    dumps({"align": align, "tol": tol, "rows": result.rows}) + "\n"
-                )
-            else:
-                keys = [
-                    "optimizer",
-                    "lr",
-                    "steps_done",
-                    "t_final",
-                    "final_loss",
-                    "steps_to_tol",
-                    "status",
-                ]
-                lines = [",".join(keys)] + [
-                    ",".join("" if r[k] is None else str(r[k]) for k in keys)
-                    for r in result.rows
-                ]
-                tmp.write_text("\n".join(lines) + "\n")
+        result.save(out_path)
     if plot_path is not None:
         from .plotting import plot_compare, save
 
@@ -1047,9 +879,7 @@ def compare_command(
             plot_path,
         )
     if as_json:
-        click.echo(
-            dumps({"align": align, "tol": tol, "rows": result.rows}, ensure_ascii=False)
-        )
+        click.echo(dumps(result.as_dict(), ensure_ascii=False))
         return
     click.echo(
         f"{len(result.rows)} optimizers on {surface}, same start, align {align}; "
@@ -1128,12 +958,9 @@ def animate_command(
       odeopt animate -o nesterov -s rosenbrock --reference --out nesterov.gif
       odeopt animate -o gd -o momentum -o adam -s himmelblau --align time --out race.gif
     """
-    from .plotting import PlotError, check_animation_path
+    from .plotting import check_animation_path
 
-    try:
-        out_path = str(check_animation_path(out))
-    except PlotError as error:
-        raise InputError(str(error)) from None
+    out_path = str(check_animation_path(out))
     result = _run_several(
         optimizers,
         surface,
@@ -1190,13 +1017,10 @@ def plot_command(saved: str, plot: str | None) -> None:
     """
     from pathlib import Path
 
-    from .trajectory import OutputError, Trajectory
+    from .trajectory import Trajectory
 
     plot_path = _check_plot_path(plot or str(Path(saved).with_suffix(".png")))
-    try:
-        traj = Trajectory.load(saved)
-    except OutputError as error:
-        raise InputError(str(error)) from None
+    traj = Trajectory.load(saved)
     from .plotting import plot_run, save
 
     save(plot_run(traj), plot_path)
@@ -1204,18 +1028,30 @@ def plot_command(saved: str, plot: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: click, with every usage error reduced to one line and exit code 2."""
+    """Entry point: click, with every usage error reduced to one line and exit code 2.
+
+    The one place that maps exceptions to exit codes: click's usage errors and
+    :class:`~odeopt.errors.InputError` give 2, any other
+    :class:`~odeopt.errors.OdeoptError` (a failed reference solve) gives 1, each as one
+    line; anything else is a bug and propagates with its traceback.
+    """
     try:
         code = cli.main(args=argv, prog_name="odeopt", standalone_mode=False)
     except click.UsageError as error:
         message = error.format_message()
-        if isinstance(error, click.BadParameter) and not isinstance(error, InputError):
+        if isinstance(error, click.BadParameter):
             message = message.replace("\n", " ")
         click.echo(f"odeopt: error: {message}", err=True)
+        sys.exit(2)
+    except InputError as error:
+        click.echo(f"odeopt: error: {error}", err=True)
         sys.exit(2)
     except click.ClickException as error:
         click.echo(f"odeopt: error: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
+    except OdeoptError as error:
+        click.echo(f"odeopt: error: {error}", err=True)
+        sys.exit(1)
     except click.Abort:
         click.echo("odeopt: aborted", err=True)
         sys.exit(1)

@@ -7,8 +7,10 @@ k·lr² for AdaGrad), which is the fair comparison of their continuous models.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,20 @@ from .optimizers._base import HyperparameterError
 from .registry import get_optimizer
 from .stepper import RunError, check_start, resolve_surface, run
 from .surfaces._base import BoundSurface
-from .trajectory import Trajectory
+from .trajectory import Trajectory, atomic_output, check_output_path, dumps
+
+#: Files a comparison is saved to.
+FORMATS = (".json", ".csv")
+#: The columns of the ``.csv`` file.
+CSV_COLUMNS = (
+    "optimizer",
+    "lr",
+    "steps_done",
+    "t_final",
+    "final_loss",
+    "steps_to_tol",
+    "status",
+)
 
 
 @dataclass
@@ -44,6 +59,28 @@ class Comparison:
                 f"{r['t_final']:>10.4g} {r['final_loss']:>12.5g} {reach:>8}  {r['status']}"
             )
         return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The alignment, the tolerance and the rows (``odeopt compare --json``)."""
+        return {"align": self.align, "tol": self.tol, "rows": self.rows}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``.json`` (:meth:`as_dict`) or ``.csv`` (one row per optimizer).
+
+        Written atomically, like :meth:`Trajectory.save`; a ``.csv`` leaves a missing
+        value (a tolerance never reached) empty.
+        """
+        path = check_output_path(path, FORMATS)
+        with atomic_output(path) as tmp:
+            if path.suffix.lower() == ".json":
+                tmp.write_text(dumps(self.as_dict()) + "\n")
+            else:
+                lines = [",".join(CSV_COLUMNS)] + [
+                    ",".join("" if r[k] is None else str(r[k]) for k in CSV_COLUMNS)
+                    for r in self.rows
+                ]
+                tmp.write_text("\n".join(lines) + "\n")
+        return path
 
 
 def steps_to(traj: Trajectory, threshold: float) -> int | None:

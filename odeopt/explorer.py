@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import plotting
+from .errors import InputError, UnknownNameError
 from .registry import get_optimizer, optimizer_names, surface_names
 from .stepper import resolve_surface, run
 from .trajectory import Trajectory
@@ -113,12 +114,12 @@ class Explorer:
             changes.get("optimizer", self.settings["optimizer"])
             not in optimizer_names()
         ):
-            raise ValueError(
+            raise UnknownNameError(
                 f"unknown optimizer {changes['optimizer']!r} "
                 f"(valid: {', '.join(optimizer_names())})"
             )
         if "surface" in changes and changes["surface"] not in drawable_surfaces():
-            raise ValueError(
+            raise InputError(
                 f"the explorer draws 1-D and 2-D surfaces; {changes['surface']!r} is "
                 f"not one (valid: {', '.join(drawable_surfaces())})"
             )

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .trajectory import OutputError, atomic_output, check_output_path
+from .errors import InputError, PlotError  # noqa: F401 (PlotError: its old home)
+from .trajectory import atomic_output, check_output_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,10 +42,6 @@ PALETTE = (
 )
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
-
-
-#: A picture or animation that cannot be written (extension, folder, permission).
-PlotError = OutputError
 
 
 def style(index: int) -> dict[str, Any]:
@@ -137,7 +134,7 @@ def contour(
         ax.set_title(surface.name)
         return ax
     if surface.dim != 2:
-        raise ValueError(
+        raise InputError(
             f"contours need a 1-D or 2-D surface, {surface.name} has "
             f"dimension {surface.dim}"
         )
@@ -308,7 +305,7 @@ def loss_curve(
         xs = traj.t if x == "t" else traj.step
         if distance:
             if surface is None or not surface.minima:
-                raise ValueError(
+                raise InputError(
                     "distance to a minimum needs a surface with known minima"
                 )
             target = surface.nearest_minimum(traj.final_theta)
@@ -499,7 +496,7 @@ def lyapunov_values(
 
     Raises
     ------
-    ValueError
+    InputError
         If the model has no such function, the run has no reference state, the
         objective is changed by ``weight_decay`` or ``maximize``, or the surface has
         no known minimum.
@@ -517,18 +514,18 @@ def lyapunov_values(
             for m in o.models
             if m.lyapunov is not None
         )
-        raise ValueError(
+        raise InputError(
             f"no energy or Lyapunov function is known for {meta['optimizer']}/{name}; "
             f"models that have one: {', '.join(have)}"
         )
     if traj.ref_state is None:
-        raise ValueError(
+        raise InputError(
             "energy curves need the reference ODE state: run with reference=True "
             "(it is not stored in saved files)"
         )
     hp = meta["hyperparameters"]
     if hp.get("weight_decay", 0.0) or hp.get("maximize", False):
-        raise ValueError(
+        raise InputError(
             "energy curves are for the plain loss: weight_decay must be 0 and "
             "maximize off"
         )
@@ -536,7 +533,7 @@ def lyapunov_values(
         surface = _surface_of(traj)
     best = surface.nearest_minimum(traj.ref_theta[-1])
     if best is None:
-        raise ValueError(f"energy curves need a known minimum; {surface.name} has none")
+        raise InputError(f"energy curves need a known minimum; {surface.name} has none")
     dim = traj.dim
     ode = meta["model"]["parameters"]
     velocity = traj.ref_state[:, dim : 2 * dim]
@@ -693,13 +690,13 @@ def animate(
     if not isinstance(trajs, (list, tuple)):
         trajs = [trajs]
     if not trajs:
-        raise ValueError("nothing to animate")
+        raise InputError("nothing to animate")
     if x not in ("t", "step"):
-        raise ValueError(f"x must be 't' or 'step', got {x!r}")
+        raise InputError(f"x must be 't' or 'step', got {x!r}")
     if frames < 2:
-        raise ValueError(f"frames must be >= 2, got {frames}")
+        raise InputError(f"frames must be >= 2, got {frames}")
     if pace not in ("motion", "uniform"):
-        raise ValueError(f"pace must be 'motion' or 'uniform', got {pace!r}")
+        raise InputError(f"pace must be 'motion' or 'uniform', got {pace!r}")
     if surface is None:
         surface = _surface_of(trajs[0])
     figure = new_figure(10.0, 4.2)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ReferenceError, RunError
 from .optimizers._base import BoundOptimizer, Model, effective_gradient
 from .surfaces._base import BoundSurface
 
@@ -43,10 +44,6 @@ class _TooManyEvaluations(Exception):
 
 DEFAULT_RTOL = 1e-10
 DEFAULT_ATOL = 1e-12
-
-
-class ReferenceError(RuntimeError):
-    """The reference integrator did not reach the requested time."""
 
 
 @dataclass
@@ -72,12 +69,12 @@ class Reference:
 
 
 def check_method(method: str, rtol: float, atol: float) -> None:
-    """Validate integrator settings (ValueError with the valid choices)."""
+    """Validate integrator settings (RunError with the valid choices)."""
     if method not in METHODS:
-        raise ValueError(f"unknown integrator {method!r} (valid: {', '.join(METHODS)})")
+        raise RunError(f"unknown integrator {method!r} (valid: {', '.join(METHODS)})")
     for name, value in (("rtol", rtol), ("atol", atol)):
         if not (value > 0.0 and np.isfinite(value)):
-            raise ValueError(f"{name} must be a positive number, got {value}")
+            raise RunError(f"{name} must be a positive number, got {value}")
 
 
 def solve(
@@ -123,9 +120,7 @@ def solve(
     x0 = np.asarray(x0, dtype=float)
     t = np.asarray(t, dtype=float)
     if t.ndim != 1 or t.size == 0 or t[0] < 0 or np.any(np.diff(t) < 0):
-        raise ValueError(
-            "sample times must be a non-empty, non-decreasing array from 0"
-        )
+        raise RunError("sample times must be a non-empty, non-decreasing array from 0")
     z_initial = model.initial(x0, grad, ode)
     if model.start is not None:
         t_start, z_start = model.start(x0, grad, ode)

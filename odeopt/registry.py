@@ -13,14 +13,12 @@ import pkgutil
 from functools import cache
 from typing import TYPE_CHECKING
 
+from .errors import UnknownNameError
+
 if TYPE_CHECKING:
     from .noise._base import NoiseModel
     from .optimizers._base import Optimizer
     from .surfaces._base import Surface
-
-
-class UnknownNameError(ValueError):
-    """An optimizer or surface name that is not registered."""
 
 
 def _modules(package: str):

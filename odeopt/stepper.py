@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _codegen
 from ._random import MAX_PATH, MAX_SEED
+from .errors import RunError
 from .noise._base import BoundNoise, NoiseModel
 from .optimizers._base import (
     BoundOptimizer,
@@ -43,10 +44,6 @@ _STATUS = {
     _codegen.CONVERGED: Status.CONVERGED,
     _codegen.DIVERGED: Status.DIVERGED,
 }
-
-
-class RunError(ValueError):
-    """Bad run settings (start point, steps, recording)."""
 
 
 def resolve_surface(
@@ -418,10 +415,7 @@ def run(
     if reference:
         from .reference import check_method
 
-        try:
-            check_method(method, rtol, atol)
-        except ValueError as error:
-            raise RunError(str(error)) from None
+        check_method(method, rtol, atol)
 
     t_setup = time.perf_counter()
     advance = _codegen.get_advance(

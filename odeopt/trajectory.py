@@ -25,9 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .errors import OutputError
+
+if TYPE_CHECKING:
+    from .surfaces._base import BoundSurface
 
 FORMATS = (".npz", ".csv", ".json")
 
@@ -48,10 +53,6 @@ MESSAGES = {
     Status.MAX_STEPS: "all requested steps taken",
     Status.DIVERGED: "state became non-finite or exceeded max_norm",
 }
-
-
-class OutputError(ValueError):
-    """A file that cannot be written or read (bad extension, bad path)."""
 
 
 def check_output_path(
@@ -199,6 +200,61 @@ class Trajectory:
             f"{len(self)} records, {self.steps_done} steps, status={self.status.value}, "
             f"final_loss={self.final_loss:.6g})"
         )
+
+    def summary(self, surface: BoundSurface) -> dict[str, Any]:
+        """The run in one JSON-ready record (``odeopt run --json`` prints it).
+
+        Parameters
+        ----------
+        surface : BoundSurface
+            The surface of the run: its known minimum nearest the final point and
+            the distance to it are part of the record.
+
+        Returns
+        -------
+        dict
+            Status, final loss and point, settings, timings, the model, the
+            ``nearest_minimum`` and ``distance_to_minimum`` (None when the surface
+            has no known minimum), the reference's discrepancy and the recording.
+        """
+        meta = self.meta
+        nearest = surface.nearest_minimum(self.final_theta)
+        with np.errstate(all="ignore"):  # a diverged state may overflow the norm
+            distance = (
+                float(np.linalg.norm(self.final_theta - nearest.theta))
+                if nearest is not None
+                else None
+            )
+        return {
+            "status": self.status.value,
+            "final_loss": self.final_loss,
+            "final_theta": self.final_theta.tolist(),
+            "steps_done": self.steps_done,
+            "wall_time_s": meta["wall_time_s"],
+            "setup_time_s": meta["setup_time_s"],
+            "optimizer": meta["optimizer"],
+            "hyperparameters": meta["hyperparameters"],
+            "surface": surface.name,
+            "surface_params": meta["surface_params"],
+            "dim": surface.dim,
+            "x0": meta["x0"],
+            "initial_loss": float(self.loss[0]),
+            "model": meta["model"],
+            "init": meta["init"],
+            "t_final": float(self.t[-1]),
+            "nearest_minimum": None
+            if nearest is None
+            else {
+                "theta": nearest.theta.tolist(),
+                "value": nearest.value,
+                "kind": nearest.kind,
+            },
+            "distance_to_minimum": distance,
+            "diverged_at": meta["diverged_at"],
+            "reference": meta.get("reference"),
+            "records": len(self),
+            "record_every": meta["record_every"],
+        }
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The named arrays of the file contract (without ``meta``)."""

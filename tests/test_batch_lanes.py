@@ -80,6 +80,8 @@ def assert_batch_equals_single_runs(batch, optimizer, surface, sets, **kwargs):
                 assert np.all(np.isnan(batch.loss[h, s, n:])), where
 
 
+# slow: compiles every optimizer's lane functions (10-25 s each from cold)
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", sorted(SETS))
 def test_lanes_equal_single_runs_for_every_optimizer(optimizer):
     sets = SETS[optimizer]

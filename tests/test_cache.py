@@ -75,6 +75,8 @@ def run_probe(folder, env, script=PROBE):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# Tests using it start cold subprocesses that compile into an empty cache (4-10 s
+# each, warm or not): they are marked slow.
 @pytest.fixture
 def isolated_cache(tmp_path):
     env = dict(os.environ)
@@ -91,6 +93,7 @@ def write_surface(folder, factor):
     return path
 
 
+@pytest.mark.slow
 def test_second_process_loads_from_disk_without_compiling(isolated_cache):
     folder, env = isolated_cache
     write_surface(folder, "2.0")
@@ -102,6 +105,7 @@ def test_second_process_loads_from_disk_without_compiling(isolated_cache):
     assert second["file"] == first["file"]
 
 
+@pytest.mark.slow
 def test_editing_a_kernel_file_never_runs_stale_code(isolated_cache):
     folder, env = isolated_cache
     path = write_surface(folder, "2.0")
@@ -148,6 +152,7 @@ def object_files(env):
     return sorted(f for f in os.listdir(folder) if f.endswith(".o"))
 
 
+@pytest.mark.slow
 def test_second_process_runs_cached_object_code_without_numbas_compiler(isolated_cache):
     folder, env = isolated_cache
     write_surface(folder, "2.0")
@@ -159,6 +164,7 @@ def test_second_process_runs_cached_object_code_without_numbas_compiler(isolated
     assert len(object_files(env)) == 1
 
 
+@pytest.mark.slow
 def test_editing_a_kernel_file_never_runs_stale_object_code(isolated_cache):
     folder, env = isolated_cache
     path = write_surface(folder, "2.0")
@@ -173,6 +179,7 @@ def test_editing_a_kernel_file_never_runs_stale_object_code(isolated_cache):
     assert (again["source"], again["theta"]) == ("object", after["theta"])
 
 
+@pytest.mark.slow
 def test_object_code_with_an_unresolvable_symbol_is_not_loaded(isolated_cache):
     folder, env = isolated_cache
     write_surface(folder, "2.0")
@@ -208,6 +215,7 @@ LANES_PROBE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_second_process_loads_the_batch_lanes_from_disk(isolated_cache):
     folder, env = isolated_cache
     first = run_probe(folder, env, LANES_PROBE)
@@ -550,3 +558,11 @@ def test_code_digest_sees_constants_and_nested_code():
     assert digest(base) != digest(base.replace("y * 2", "y * 3"))  # nested code
     assert digest(base) != digest(base.replace("y * 2", "y + 2"))  # bytecode
     assert digest(base) != digest(base.replace("return", "x = 0\n    return"))
+
+
+def test_the_test_run_never_writes_to_the_users_cache():
+    # tests/conftest.py names both folders before numba is imported
+    from numba.core import config
+
+    assert str(_jit.cache_dir()) == os.environ["ODEOPT_CACHE_DIR"]
+    assert os.environ["NUMBA_CACHE_DIR"] == config.CACHE_DIR

@@ -337,3 +337,42 @@ def test_cli_run_equals_library_run(capsys, tmp_path):
     direct = odeopt.run("adagrad", "beale", steps=400, record_every=50)
     np.testing.assert_array_equal(loaded.theta, direct.theta)
     np.testing.assert_array_equal(loaded.t, direct.t)
+
+
+def _raise(error):
+    def fail(*args, **kwargs):
+        raise error
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("target", "args"),
+    [
+        ("odeopt.cli._bind", ["run", "-o", "gd", "-s", "booth"]),
+        ("odeopt.check.check_order", ["check", "-o", "gd", "-s", "booth"]),
+        ("odeopt.compare.compare", ["compare", "-o", "gd", "-s", "booth"]),
+    ],
+)
+def test_a_bug_is_a_traceback_not_a_usage_error(capsys, monkeypatch, target, args):
+    # a bare ValueError is a programming error: it must not become exit code 2
+    monkeypatch.setattr(target, _raise(ValueError("a bug")))
+    with pytest.raises(ValueError, match="a bug"):
+        main(args)
+    assert "error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (odeopt.InputError("bad input"), 2),
+        (odeopt.RunError("bad input"), 2),
+        (odeopt.reference.ReferenceError("bad input"), 1),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None,
+)
+def test_odeopt_errors_are_one_line(capsys, monkeypatch, error, code):
+    monkeypatch.setattr("odeopt.cli._bind", _raise(error))
+    status, out, err = invoke(capsys, "run", "-o", "gd", "-s", "booth")
+    assert status == code and out == ""
+    assert err == "odeopt: error: bad input\n"

@@ -8,6 +8,7 @@ import pytest
 import odeopt
 from odeopt.cli import main
 from odeopt.compare import compare, steps_to
+from odeopt.trajectory import dumps
 
 
 def test_compare_equals_separate_runs_from_the_same_start():
@@ -111,3 +112,16 @@ def test_compare_bad_input_is_one_line(capsys, tmp_path, args, needle):
         main(["compare", "-o", "gd", "-s", "booth", *args])
     err = capsys.readouterr().err
     assert info.value.code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_save_writes_the_rows_as_json_or_csv(tmp_path):
+    result = compare(["gd", "adam"], "booth", steps=200, hyperparameters={"lr": 0.05})
+    assert json.loads(result.save(tmp_path / "c.json").read_text()) == json.loads(
+        dumps(result.as_dict())
+    )
+    lines = result.save(tmp_path / "c.csv").read_text().splitlines()
+    assert lines[0] == "optimizer,lr,steps_done,t_final,final_loss,steps_to_tol,status"
+    assert [line.split(",")[0] for line in lines[1:]] == ["gd", "adam"]
+    assert lines[1].split(",")[4] == str(result.rows[0]["final_loss"])
+    with pytest.raises(odeopt.OutputError, match="valid: .json, .csv"):
+        result.save(tmp_path / "c.npz")

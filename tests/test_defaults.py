@@ -16,6 +16,8 @@ from odeopt.registry import optimizers, surfaces
 PAIRS = [(o, s) for o in optimizers() for s in surfaces()]
 
 
+# slow: a stepper for every (optimizer, surface) pair, minutes to compile from cold
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("optimizer", "surface"), PAIRS, ids=[f"{o}-{s}" for o, s in PAIRS]
 )

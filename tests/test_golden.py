@@ -24,6 +24,9 @@ import pytest
 import odeopt
 from odeopt import registry
 
+# Each case compiles its runner from a cold cache: minutes in all.
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden.json"
 

@@ -159,6 +159,7 @@ def test_check_cli_json_and_exit_codes(capsys):
     assert "DOP853" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # two stiff solves at rtol 1e-10: 5 s
 def test_auto_method_switches_to_radau_when_stiff_and_agrees_with_lsoda():
     # RMSprop near Rosenbrock's minimum behaves like the sliding sign flow: DOP853
     # would need millions of evaluations (measured: 3.9e6 for these 3000 steps).

@@ -109,3 +109,20 @@ def test_unwritable_folder(tmp_path):
         folder.chmod(0o500)
         with pytest.raises(OutputError, match="cannot write"):
             check_output_path(folder / "run.npz")
+
+
+def test_summary_names_the_nearest_minimum():
+    surface = odeopt.get_surface("himmelblau").bind()
+    traj = odeopt.run("adam", surface, lr=0.05, steps=400)
+    summary = traj.summary(surface)
+    nearest = surface.nearest_minimum(traj.final_theta)
+    assert summary["nearest_minimum"]["theta"] == nearest.theta.tolist()
+    assert summary["distance_to_minimum"] == pytest.approx(
+        float(np.linalg.norm(traj.final_theta - nearest.theta))
+    )
+    assert summary["final_theta"] == traj.final_theta.tolist()
+    assert (summary["optimizer"], summary["surface"]) == ("adam", "himmelblau")
+    assert summary["records"] == len(traj) == 401
+    saddle = odeopt.get_surface("monkey-saddle").bind()
+    summary = odeopt.run("gd", saddle, lr=0.01, steps=5).summary(saddle)
+    assert summary["nearest_minimum"] is None and summary["distance_to_minimum"] is None

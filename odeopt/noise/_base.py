@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 
 from .._jit import python_function
+from ..errors import InputError
 from ..surfaces._base import Param
 
 
-class NoiseError(ValueError):
+class NoiseError(InputError):
     """Bad noise input: unknown model, bad parameter, batch size or seed."""
 
 

@@ -47,13 +47,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._jit import jit_module
+from ..errors import HyperparameterError
 
 if TYPE_CHECKING:
     from ..surfaces._base import BoundSurface
-
-
-class HyperparameterError(ValueError):
-    """Bad optimizer input: unknown hyperparameter or a value out of range."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +234,33 @@ class Model:
             return np.asarray(self.times(steps, hp), dtype=float)
         return steps * self.parameters(hp)["h"]
 
+    def as_dict(
+        self, hp: Mapping[str, Any], consistent_start: bool = False
+    ) -> dict[str, Any]:
+        """The model as a JSON-ready record (as ``odeopt list --json`` prints it).
+
+        Parameters
+        ----------
+        hp : mapping
+            Hyperparameters the order is read at (the optimizer's defaults).
+        consistent_start : bool
+            The optimizer has a consistent start-up: ``order_consistent`` is added
+            when it changes the order.
+        """
+        record = {
+            "name": self.name,
+            "ode": self.ode,
+            "time": self.time,
+            "scheme": self.scheme,
+            "order": self.declared_order({**hp, "init": "pytorch"}),
+            "note": self.note,
+        }
+        if consistent_start:
+            consistent = self.declared_order({**hp, "init": "consistent"})
+            if consistent != record["order"]:
+                record["order_consistent"] = consistent
+        return record
+
 
 @dataclass(frozen=True)
 class Optimizer:
@@ -321,6 +345,38 @@ class Optimizer:
     def names(self) -> list[str]:
         """The user-settable hyperparameter names."""
         return [h.name for h in self.hyperparameters]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The optimizer as a JSON-ready record (as ``odeopt list --json`` prints it).
+
+        Its hyperparameters with defaults, ranges and the default-lr rule, and its
+        models with their orders at the default hyperparameters.
+        """
+        defaults = {
+            **self.fixed,
+            **{h.name: h.default for h in self.hyperparameters},
+        }
+        consistent_start = hasattr(self.kernels, "consistent_start")
+        return {
+            "name": self.name,
+            "description": self.description,
+            "torch": self.torch,
+            "hyperparameters": [
+                {
+                    "name": h.name,
+                    "default": h.default,
+                    "range": h.describe_range(),
+                    "doc": h.doc,
+                    **(
+                        {"default_rule": self.default_lr_rule}
+                        if h.default is None
+                        else {}
+                    ),
+                }
+                for h in self.hyperparameters
+            ],
+            "models": [m.as_dict(defaults, consistent_start) for m in self.models],
+        }
 
     def bind(
         self, surface: BoundSurface | None = None, **values: Any

@@ -54,6 +54,7 @@ JMLR 17 (2016), arXiv:1503.01243.
 import numpy as np
 
 from .._jit import kernel
+from ..errors import HyperparameterError
 from ._base import (
     MAXIMIZE,
     WEIGHT_DECAY,
@@ -137,7 +138,9 @@ def _lyapunov(t, x, v, gap, x_star, ode):
     # SBC (2016) Thm 3 for r = 3 and its generalisation (§4.1) for r > 1
     r = ode["r"]
     if r <= 1.0:
-        raise ValueError(f"the SBC Lyapunov function needs r > 1, got r = {r:g}")
+        raise HyperparameterError(
+            f"the SBC Lyapunov function needs r > 1, got r = {r:g}"
+        )
     t = np.asarray(t, dtype=float)[:, None]
     w = x - x_star + t * v / (r - 1.0)
     return 2.0 * t[:, 0] ** 2 / (r - 1.0) * gap + (r - 1.0) * np.sum(w * w, axis=1)

@@ -30,10 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._jit import jit_module, python_function
-
-
-class SurfaceError(ValueError):
-    """Bad surface input: unknown parameter, bad value or dimension."""
+from ..errors import SurfaceError
 
 
 @dataclass(frozen=True)
@@ -215,6 +212,32 @@ class Surface:
         return BoundSurface(
             surface=self, dim=dim, params=params, p=np.ascontiguousarray(p)
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The surface as a JSON-ready record (as ``odeopt list --json`` prints it).
+
+        Its formula and parameters, and the start, bounds and known minima at the
+        default dimension and parameters.
+        """
+        bound = self.bind()
+        return {
+            "name": self.name,
+            "description": self.description,
+            "formula": self.formula,
+            "dim": self.dim if self.dim is not None else "n",
+            "default_dim": bound.dim,
+            "parameters": [
+                {"name": p.name, "default": p.default, "kind": p.kind, "doc": p.doc}
+                for p in self.params
+            ],
+            "x0": bound.x0.tolist(),
+            "bounds": [b.tolist() for b in bound.bounds],
+            "minima": [
+                {"theta": m.theta.tolist(), "value": m.value, "kind": m.kind}
+                for m in bound.minima
+            ],
+            "bounded_below": self.bounded_below,
+        }
 
 
 @dataclass(frozen=True, eq=False)

@@ -367,7 +367,7 @@ def test_c39_high_resolution_odes_are_second_order(optimizer):
     assert result.passed
 
 
-# -- every new model at its declared order --------------------------------------------
+# -- every model at its declared order ------------------------------------------------
 
 ROSEN_HIGH_RES = {"lr": 1e-4, "levels": 7}
 OVERDAMPED_PRODUCT = {"lr": 0.02, "momentum": 0.5, "horizon": 2.0}
@@ -511,7 +511,7 @@ def test_cli_init_errors_are_one_line(capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_list_shows_the_new_models_and_their_orders(capsys):
+def test_list_shows_the_models_and_their_orders(capsys):
     code, out, _ = invoke(capsys, "list", "optimizers", "--json")
     assert code == 0
     models = {
