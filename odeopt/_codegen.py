@@ -16,10 +16,11 @@ plus the numba and Python versions, and it is part of the file name: an edited
 kernel gives a new file, hence a fresh compile, and can never run stale code.  Older
 runner files of the same key are deleted when a new one is written.
 
-Each set of values the family's ``FAST_PATHS`` hold gets its own copy of the
-single-trajectory loop in ``DIM`` (= 2) dimensions, with those values as constants
-(a feature switched off at run time still costs a select in the chain of dependent
-operations of every step).  Batches (``advance_range`` one trajectory after another,
+The family's ``SWITCHES`` that all its optimizers have off by default get a copy of
+the single-trajectory loop in ``DIM`` (= 2) dimensions with those values as
+constants (a feature switched off at run time still costs a select in the chain of
+dependent operations of every step), and each optimizer's default settings get a
+lane function of their own.  Batches (``advance_range`` one trajectory after another,
 ``lanes_<n>`` in SIMD lanes in ``DIM`` dimensions, ``lanes_<n>_each`` with
 hyperparameters per lane) are functions without ``parallel=True``:
 :func:`odeopt.run_batch` calls them from a pool of threads (they release the GIL),
@@ -99,7 +100,7 @@ def step(k, theta, state, G, hp, values, aux):
     _family_step({step_arguments})
 """
 
-# The single-trajectory loop in DIM dimensions, one copy per FAST_PATHS set: under
+# The single-trajectory loop in DIM dimensions, a copy with the fast path held: under
 # the test, the values are stored as constants in the stack copy of hp, so this
 # inlined copy of the loop is compiled with them folded.
 _HELD_LOOP = """
@@ -363,42 +364,58 @@ def _constants(pairs: list, indent: str) -> str:
     return "".join(f"{indent}hp[{i}] = {v!r}\n" for i, v in pairs if v is not None)
 
 
+def _default_patterns(optimizer_module: ModuleType) -> list[dict]:
+    """Each optimizer's switches as it runs by default: 0 (off), the value it fixes,
+    or None (on: a non-zero default the user may change)."""
+    switches = getattr(optimizer_module, "SWITCHES", ())
+    patterns = []
+    for optimizer in getattr(optimizer_module, "OPTIMIZERS", ()):
+        defaults = {h.name: h.default for h in optimizer.hyperparameters}
+        pattern = {}
+        for name in switches:
+            if name in optimizer.fixed:
+                pattern[name] = float(optimizer.fixed[name])
+            elif defaults.get(name) is None or float(defaults[name]) == 0.0:
+                pattern[name] = 0.0  # off by default (or an internal flag)
+            else:
+                pattern[name] = None
+        patterns.append(pattern)
+    return patterns
+
+
+def _fast_path(optimizer_module: ModuleType) -> dict:
+    """The switches every optimizer of the family has off by default."""
+    patterns = _default_patterns(optimizer_module)
+    return {
+        name: 0.0
+        for name in getattr(optimizer_module, "SWITCHES", ())
+        if patterns and all(p[name] == 0.0 for p in patterns)
+    }
+
+
 def _fast_paths(optimizer_module: ModuleType) -> str:
-    """The single-trajectory loop's branches: one per set of the family's
-    ``FAST_PATHS`` (values that switch features off, whose selects would otherwise
-    sit in the chain of dependent operations of every step), then the general one."""
-    branches = []
-    for path in getattr(optimizer_module, "FAST_PATHS", ()):
-        pairs = _pairs(optimizer_module, path, "FAST_PATHS")
-        branches.append(
-            _BRANCH.format(
-                test=_test(pairs, "hp"), constants=_constants(pairs, " " * 8)
-            )
-        )
-    return "".join(branches) + _GENERAL
+    """The single-trajectory loop's branches: the copy with the family's common
+    switched-off features held (whose selects would otherwise sit in the chain of
+    dependent operations of every step), then the general one."""
+    pairs = _pairs(optimizer_module, _fast_path(optimizer_module), "SWITCHES")
+    branch = _BRANCH.format(
+        test=_test(pairs, "hp"), constants=_constants(pairs, " " * 8)
+    )
+    return (branch if pairs else "") + _GENERAL
 
 
 def _lane_paths(optimizer_module: ModuleType) -> list[list]:
     """What each lane function holds, as (index, value) pairs (value None: non-zero).
 
-    Every fast path with each optimizer's ``fixed`` values, then the fast paths
-    alone, then nothing (the general function).  The family's ``SWITCHES`` that a
-    path leaves free are held non-zero.  In lanes, a flag left to run time costs its
-    selects at every step (sgd's nesterov, or the test of momentum != 0).
+    Each optimizer's default switches (fixed values, features off, features on held
+    non-zero), then the features every optimizer has off, then nothing (the general
+    function).  In lanes, a flag left to run time costs its selects at every step
+    for every trajectory (sgd's nesterov, or the test of momentum != 0).
     """
-    paths = []
-    for path in getattr(optimizer_module, "FAST_PATHS", ()):
-        for optimizer in getattr(optimizer_module, "OPTIMIZERS", ()):
-            fixed = optimizer.fixed
-            if all(path.get(name, value) == value for name, value in fixed.items()):
-                paths.append({**path, **fixed})
-        paths.append(dict(path))
-    switches = getattr(optimizer_module, "SWITCHES", ())
+    paths = [*_default_patterns(optimizer_module), _fast_path(optimizer_module), {}]
     pairs = []
-    for path in [*paths, {}]:
-        if path:
-            path = {**{name: None for name in switches if name not in path}, **path}
-        path_pairs = _pairs(optimizer_module, path, "FAST_PATHS or SWITCHES")
+    for path in paths:
+        path_pairs = _pairs(optimizer_module, path, "SWITCHES")
         if path_pairs not in pairs:
             pairs.append(path_pairs)
     return pairs

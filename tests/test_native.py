@@ -111,7 +111,7 @@ def test_numba_disable_jit_runs_the_same_steps_as_plain_python(tmp_path):
 
 
 def test_fast_path_copy_equals_the_general_copy():
-    # Nesterov with PyTorch's fresh buffer (b1 = g1) runs the FAST_PATHS copy of the 2-D
+    # Nesterov with PyTorch's fresh buffer (b1 = g1) runs the fast-path copy of the 2-D
     # loop; "buffer given" with a zero buffer runs the general copy and computes the
     # same numbers (b1 = 0*beta + 1*g1 = g1), bit for bit.
     from odeopt.registry import get_optimizer, get_surface
@@ -138,11 +138,38 @@ def test_fast_path_copy_equals_the_general_copy():
         np.testing.assert_array_equal(a, b)
 
 
-def test_fast_paths_must_name_hyperparameters():
+def test_switches_must_name_hyperparameters():
     from types import SimpleNamespace
 
+    optimizer = SimpleNamespace(hyperparameters=(), fixed={})
     family = SimpleNamespace(
-        __name__="fake", HYPERPARAMETERS=("lr", "beta"), FAST_PATHS=({"gamma": 0.0},)
+        __name__="fake",
+        HYPERPARAMETERS=("lr", "beta"),
+        SWITCHES=("gamma",),
+        OPTIMIZERS=(optimizer,),
     )
     with pytest.raises(ValueError, match="gamma"):
         _codegen._fast_paths(family)
+
+
+def test_held_values_follow_each_optimizers_defaults():
+    # torch.optim.SGD's defaults: gd has momentum, dampening, weight decay, nesterov
+    # and maximize off; momentum has momentum on (held non-zero) and nesterov off;
+    # nesterov has it on; none has weight decay, dampening or maximize on.
+    from odeopt.registry import get_optimizer
+
+    sgd = get_optimizer("gd").kernels
+    names = sgd.HYPERPARAMETERS
+    paths = [{names[i]: v for i, v in pairs} for pairs in _codegen._lane_paths(sgd)]
+    off = {"dampening": 0.0, "weight_decay": 0.0, "maximize": 0.0, "buffer_given": 0.0}
+    assert paths == [
+        {**off, "momentum": 0.0, "nesterov": 0.0},
+        {**off, "momentum": None, "nesterov": 0.0},
+        {**off, "momentum": None, "nesterov": 1.0},
+        off,
+        {},
+    ]
+    assert _codegen._fast_path(sgd) == off
+    # AdamW's default weight decay is on: only what Adam and AdamW both leave off
+    adam = get_optimizer("adam").kernels
+    assert _codegen._fast_path(adam) == {"amsgrad": 0.0, "maximize": 0.0}

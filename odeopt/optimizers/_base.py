@@ -3,16 +3,16 @@
 An optimizer family lives in one file ``odeopt/optimizers/<family>.py``, which
 defines the kernel and the registry entries::
 
-    HYPERPARAMETERS = ("lr", "momentum", ...)   # layout of the kernel's hp array
+    HP = layout("lr", "momentum", ...)          # the kernel's hp array, by name
+    HYPERPARAMETERS = HP._fields
+    SWITCHES = ("momentum", ...)                # hyperparameters whose zero
+                                                # switches a feature off
     STATE_ROWS = 1                              # rows of the (rows, dim) state array
     N_STAGES = 1                                # gradient evaluations per step
-    FAST_PATHS = ({"weight_decay": 0.0, ...},)  # optional: values that switch
-                                                # features off (see below)
-    SWITCHES = ("momentum",)                    # optional: hyperparameters whose
-                                                # zero switches a feature off
 
     @kernel
     def step(k, theta, state, G, hp):
+        lr = hp[HP.lr]
         # k: step number (1-based); theta, state: updated in place;
         # G[s]: gradient of the loss at the point of stage s (G[0] at theta).
 
@@ -23,22 +23,24 @@ defines the kernel and the registry entries::
 
     OPTIMIZERS = (Optimizer(name=..., module=__name__, ...), ...)
 
+Optional roles (a step that reads the loss value or keeps scalar state ``aux``, a
+``post`` step after each update, ``initial_state`` and ``initial_aux``) and the order in
+which the runner calls them are in :mod:`odeopt._roles`.
+
 Several optimizers may share a kernel (``gd``, ``momentum`` and ``nesterov`` are all
 ``torch.optim.SGD``) and then differ by the hyperparameters they expose and those they
-fix.  Each set of ``FAST_PATHS`` gets its own compiled copy of the 2-D loop, with those
-values as constants: a feature switched off by a runtime value still costs a select in
-the chain of dependent operations of every step.  Batches in SIMD lanes
-(:func:`odeopt.run_batch`) go further, as a branch left to run time there costs its
-selects for every trajectory: they have one compiled function per fast path joined
-with each optimizer's ``fixed`` values, in which the ``SWITCHES`` not held at a value
-are held non-zero.  The state starts at zero (PyTorch's empty buffers), except where
-:attr:`Optimizer.init_state` says otherwise.
+fix.  The runner compiles the loops with the ``SWITCHES`` held as constants where the
+optimizers' defaults hold them (:mod:`odeopt._codegen` derives which): a feature
+switched off by a runtime value still costs a select in the chain of dependent
+operations of every step, and in SIMD lanes for every trajectory.  The state starts
+at zero (PyTorch's empty buffers), except where ``initial_state`` says otherwise.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -51,6 +53,17 @@ from ..errors import HyperparameterError
 
 if TYPE_CHECKING:
     from ..surfaces._base import BoundSurface
+
+
+def layout(*names: str):
+    """The layout of a family's ``hp`` array: ``layout("lr", "momentum").momentum == 1``.
+
+    A named tuple of indices: kernels read ``hp[HP.momentum]``, which numba folds to
+    a constant index, so the names are declared once.
+    """
+    if len(set(names)) != len(names) or not all(n.isidentifier() for n in names):
+        raise ValueError(f"layout needs distinct identifiers, got {names}")
+    return namedtuple("Hyperparameters", names)(*range(len(names)))
 
 
 @dataclass(frozen=True)

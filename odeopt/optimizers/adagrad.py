@@ -39,24 +39,22 @@ from ._base import (
     Hyperparameter,
     Model,
     Optimizer,
+    layout,
     learning_rate,
     lr_from_distance,
     sqrt_start_travel,
 )
 
-HYPERPARAMETERS = (
-    "lr",
-    "lr_decay",
-    "weight_decay",
-    "initial_accumulator_value",
-    "eps",
-    "maximize",
+# The kernels' hp array, read by name: hp[HP.lr] ...
+HP = layout(
+    "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"
 )
+HYPERPARAMETERS = HP._fields
+# Hyperparameters whose zero switches a feature off: the runner holds them as
+# constants where the optimizers' defaults do (see odeopt._codegen).
+SWITCHES = ("lr_decay", "weight_decay", "maximize")
 STATE_ROWS = 1  # the sum of squared gradients S
 N_STAGES = 1
-# Values that switch features off: the runner compiles a copy of its loop with
-# these as constants (see _codegen).
-FAST_PATHS = ({"lr_decay": 0.0, "weight_decay": 0.0, "maximize": 0.0},)
 
 
 def initial_state(hp, dim):
@@ -66,11 +64,11 @@ def initial_state(hp, dim):
 
 @kernel
 def step(k, theta, state, G, hp):
-    lr = hp[0]
-    lr_decay = hp[1]
-    weight_decay = hp[2]
-    eps = hp[4]
-    maximize = hp[5] != 0.0
+    lr = hp[HP.lr]
+    lr_decay = hp[HP.lr_decay]
+    weight_decay = hp[HP.weight_decay]
+    eps = hp[HP.eps]
+    maximize = hp[HP.maximize] != 0.0
     clr = lr / (1.0 + (k - 1) * lr_decay)
     for i in range(theta.shape[0]):
         g = -G[0, i] if maximize else G[0, i]

@@ -79,12 +79,14 @@ from ._base import (
     Hyperparameter,
     Model,
     Optimizer,
+    layout,
     learning_rate,
     lr_from_distance,
     sign_regime,
 )
 
-HYPERPARAMETERS = (
+# The kernels' hp array, read by name: hp[HP.lr] ...
+HP = layout(
     "lr",
     "beta1",
     "beta2",
@@ -94,11 +96,12 @@ HYPERPARAMETERS = (
     "maximize",
     "decoupled_weight_decay",
 )
+HYPERPARAMETERS = HP._fields
+# Hyperparameters whose zero switches a feature off: the runner holds them as
+# constants where the optimizers' defaults do (see odeopt._codegen).
+SWITCHES = ("weight_decay", "amsgrad", "maximize", "decoupled_weight_decay")
 STATE_ROWS = 3  # first moment m, second moment v, running max of v (amsgrad)
 N_STAGES = 1
-# Values that switch features off: the runner compiles a copy of its loop with
-# these as constants (see _codegen).
-FAST_PATHS = ({"weight_decay": 0.0, "amsgrad": 0.0, "maximize": 0.0},)
 
 
 @kernel
@@ -111,14 +114,16 @@ def lerp(start, end, weight):
 
 @kernel
 def step(k, theta, state, G, hp):
-    lr = hp[0]
-    beta1 = hp[1]
-    beta2 = hp[2]
-    eps = hp[3]
-    weight_decay = hp[4]
-    amsgrad = hp[5] != 0.0
-    maximize = hp[6] != 0.0
-    decoupled = hp[7] != 0.0  # AdamW, or Adam(decoupled_weight_decay=True)
+    lr = hp[HP.lr]
+    beta1 = hp[HP.beta1]
+    beta2 = hp[HP.beta2]
+    eps = hp[HP.eps]
+    weight_decay = hp[HP.weight_decay]
+    amsgrad = hp[HP.amsgrad] != 0.0
+    maximize = hp[HP.maximize] != 0.0
+    decoupled = (
+        hp[HP.decoupled_weight_decay] != 0.0
+    )  # AdamW, or Adam(decoupled_weight_decay=True)
     step_size = lr / (1.0 - beta1**k)
     bias_correction2_sqrt = math.sqrt(1.0 - beta2**k)
     for i in range(theta.shape[0]):

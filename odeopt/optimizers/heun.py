@@ -37,16 +37,19 @@ from ._base import (
     WEIGHT_DECAY,
     Model,
     Optimizer,
+    layout,
     learning_rate,
     lr_from_curvature,
 )
 
-HYPERPARAMETERS = ("lr", "weight_decay", "maximize")
+# The kernels' hp array, read by name: hp[HP.lr] ...
+HP = layout("lr", "weight_decay", "maximize")
+HYPERPARAMETERS = HP._fields
+# Hyperparameters whose zero switches a feature off: the runner holds them as
+# constants where the optimizers' defaults do (see odeopt._codegen).
+SWITCHES = ("weight_decay", "maximize")
 STATE_ROWS = 0  # no state: θ alone
-N_STAGES = 2  # g at θ, then at the predictor p̃
-# Values that switch features off: the runner compiles a copy of its loop with
-# these as constants (see _codegen).
-FAST_PATHS = ({"weight_decay": 0.0, "maximize": 0.0},)
+N_STAGES = 2
 
 
 @kernel
@@ -60,9 +63,9 @@ def effective(gradient, theta_i, weight_decay, maximize):
 
 @kernel
 def stage_point(stage, k, theta, state, G, hp, y):
-    lr = hp[0]
-    weight_decay = hp[1]
-    maximize = hp[2] != 0.0
+    lr = hp[HP.lr]
+    weight_decay = hp[HP.weight_decay]
+    maximize = hp[HP.maximize] != 0.0
     for i in range(theta.shape[0]):
         if stage == 0:
             y[i] = theta[i]
@@ -73,9 +76,9 @@ def stage_point(stage, k, theta, state, G, hp, y):
 
 @kernel
 def step(k, theta, state, G, hp):
-    lr = hp[0]
-    weight_decay = hp[1]
-    maximize = hp[2] != 0.0
+    lr = hp[HP.lr]
+    weight_decay = hp[HP.weight_decay]
+    maximize = hp[HP.maximize] != 0.0
     for i in range(theta.shape[0]):
         g0 = effective(G[0, i], theta[i], weight_decay, maximize)
         predictor = theta[i] + (-lr) * g0  # the same p̃ as stage_point

@@ -61,23 +61,26 @@ from ._base import (
     Hyperparameter,
     Model,
     Optimizer,
+    layout,
     learning_rate,
     lr_from_curvature,
 )
 
-HYPERPARAMETERS = ("lr", "r", "weight_decay", "maximize")
+# The kernels' hp array, read by name: hp[HP.lr] ...
+HP = layout("lr", "r", "weight_decay", "maximize")
+HYPERPARAMETERS = HP._fields
+# Hyperparameters whose zero switches a feature off: the runner holds them as
+# constants where the optimizers' defaults do (see odeopt._codegen).
+SWITCHES = ("weight_decay", "maximize")
 STATE_ROWS = 1  # the previous iterate x_{k-1}
-N_STAGES = 1  # one gradient, at the extrapolated point y
-# Values that switch features off: the runner compiles a copy of its loop with
-# these as constants (see _codegen).
-FAST_PATHS = ({"weight_decay": 0.0, "maximize": 0.0},)
+N_STAGES = 1
 
 
 @kernel
 def stage_point(stage, k, theta, state, G, hp, y):
     # On entry to step k, theta = x_{k-1} and state[0] = x_{k-2}; writes y_{k-1} into
     # y.  y_0 = x_0, and the coefficient (j-1)/(j+r-1) of y_j vanishes at j = 1.
-    r = hp[1]
+    r = hp[HP.r]
     j = k - 1
     c = 0.0 if j < 2 else (j - 1.0) / (j + r - 1.0)
     for i in range(theta.shape[0]):
@@ -86,10 +89,10 @@ def stage_point(stage, k, theta, state, G, hp, y):
 
 @kernel
 def step(k, theta, state, G, hp):
-    lr = hp[0]
-    r = hp[1]
-    weight_decay = hp[2]
-    maximize = hp[3] != 0.0
+    lr = hp[HP.lr]
+    r = hp[HP.r]
+    weight_decay = hp[HP.weight_decay]
+    maximize = hp[HP.maximize] != 0.0
     j = k - 1
     c = 0.0 if j < 2 else (j - 1.0) / (j + r - 1.0)
     for i in range(theta.shape[0]):

@@ -60,26 +60,21 @@ from ._base import (
     HyperparameterError,
     Model,
     Optimizer,
+    layout,
     learning_rate,
     lr_from_distance,
     sign_regime,
     sqrt_start_travel,
 )
 
-HYPERPARAMETERS = (
-    "lr",
-    "alpha",
-    "eps",
-    "weight_decay",
-    "momentum",
-    "centered",
-    "maximize",
-)
+# The kernels' hp array, read by name: hp[HP.lr] ...
+HP = layout("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+HYPERPARAMETERS = HP._fields
+# Hyperparameters whose zero switches a feature off: the runner holds them as
+# constants where the optimizers' defaults do (see odeopt._codegen).
+SWITCHES = ("weight_decay", "momentum", "centered", "maximize")
 STATE_ROWS = 3  # square average v, momentum buffer b, gradient average ḡ
 N_STAGES = 1
-# Values that switch features off: the runner compiles a copy of its loop with
-# these as constants (see _codegen).
-FAST_PATHS = ({"weight_decay": 0.0, "momentum": 0.0, "centered": 0.0, "maximize": 0.0},)
 
 
 @kernel
@@ -92,13 +87,13 @@ def lerp(start, end, weight):
 
 @kernel
 def step(k, theta, state, G, hp):
-    lr = hp[0]
-    alpha = hp[1]
-    eps = hp[2]
-    weight_decay = hp[3]
-    momentum = hp[4]
-    centered = hp[5] != 0.0
-    maximize = hp[6] != 0.0
+    lr = hp[HP.lr]
+    alpha = hp[HP.alpha]
+    eps = hp[HP.eps]
+    weight_decay = hp[HP.weight_decay]
+    momentum = hp[HP.momentum]
+    centered = hp[HP.centered] != 0.0
+    maximize = hp[HP.maximize] != 0.0
     for i in range(theta.shape[0]):
         g = -G[0, i] if maximize else G[0, i]
         if weight_decay != 0.0:

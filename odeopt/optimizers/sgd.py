@@ -82,12 +82,25 @@ from ._base import (
     HyperparameterError,
     Model,
     Optimizer,
+    layout,
     learning_rate,
     lr_from_curvature,
 )
 
-HYPERPARAMETERS = (
+# The kernels' hp array, read by name: hp[HP.lr] ...
+HP = layout(
     "lr",
+    "momentum",
+    "dampening",
+    "weight_decay",
+    "nesterov",
+    "maximize",
+    "buffer_given",
+)
+HYPERPARAMETERS = HP._fields
+# Hyperparameters whose zero switches a feature off: the runner holds them as
+# constants where the optimizers' defaults do (see odeopt._codegen).
+SWITCHES = (
     "momentum",
     "dampening",
     "weight_decay",
@@ -97,30 +110,21 @@ HYPERPARAMETERS = (
 )
 STATE_ROWS = 1  # the momentum buffer b
 N_STAGES = 1
-# Values that switch features off, as PyTorch's defaults run heavy ball and
-# Nesterov: the runner compiles a copy of its loop with these as constants (see
-# _codegen; one set per family, as each copy costs compile time).
-FAST_PATHS = (
-    {"dampening": 0.0, "weight_decay": 0.0, "maximize": 0.0, "buffer_given": 0.0},
-)
-# A zero momentum switches the buffer off: run_batch's lanes (one branch for many
-# trajectories) hold it non-zero where it is not held at 0 (see _codegen).
-SWITCHES = ("momentum",)
 
 
 @kernel
 def step(k, theta, state, G, hp):
-    lr = hp[0]
-    beta = hp[1]
-    dampening = hp[2]
-    weight_decay = hp[3]
-    nesterov = hp[4] != 0.0
-    maximize = hp[5] != 0.0
+    lr = hp[HP.lr]
+    beta = hp[HP.momentum]
+    dampening = hp[HP.dampening]
+    weight_decay = hp[HP.weight_decay]
+    nesterov = hp[HP.nesterov] != 0.0
+    maximize = hp[HP.maximize] != 0.0
     # PyTorch's buffer starts as a copy of the first gradient; a buffer given at
     # step 0 (init="consistent", or torch's momentum_buffer in a loaded state) is
     # updated by the recursion from the first step on.  `&`, not `and`: the
     # short-circuit made the whole step 6x slower (measured, numba 0.68, 2-D).
-    fresh = (k == 1) & (hp[6] == 0.0)
+    fresh = (k == 1) & (hp[HP.buffer_given] == 0.0)
     for i in range(theta.shape[0]):
         g = -G[0, i] if maximize else G[0, i]
         if weight_decay != 0.0:
