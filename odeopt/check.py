@@ -3,7 +3,7 @@
 :func:`check_order` halves the model's time step ``h`` (at fixed ODE parameters, through
 ``Model.inverse``) ``levels`` times, runs the discrete optimizer for ``n = round(T/h)``
 steps, and compares it with the reference solution at ``t = n·h`` — not at ``T``, so
-that rounding ``n`` does not pollute the orders (brief §3).  Models whose ODE has
+that rounding ``n`` does not pollute the orders.  Models whose ODE has
 coefficients of order ``h`` (modified equations, high-resolution ODEs) list them among
 their parameters: levels with different parameters (other than ``h``) get their own
 reference solve, each level against the ODE at its own hyperparameters.  Two-step

@@ -207,7 +207,7 @@ def previous_point(
     * A model whose state is θ alone (a first-order ODE θ̇ = F(θ): the over-damped
       and gradient flows) takes one Euler step back, θ₋₁ = θ₀ − hF(θ₀).  Its two-step
       scheme has a fixed parasitic root β < 1, so this O(h²) start keeps second order
-      (brief §4.2(e)); integrating a gradient flow backwards could blow up instead.
+      (Shi, Du, Jordan & Su 2018); integrating a gradient flow backwards could blow up instead.
     * A model with a velocity (the oscillators) is integrated backwards by ``h`` from
       the state the reference starts in (``Model.initial``, at rest), DOP853 at
       rtol 1e-12: there β → 1 as h → 0 and an error ε in θ₋₁ is a velocity error ε/h

@@ -9,7 +9,7 @@ documentation's pseudo-code says 0, the code uses τ):
     \tilde\eta_k = \eta / (1 + (k-1)\delta), \qquad S_k = S_{k-1} + g_k^2, \qquad
     \theta_k = \theta_{k-1} - \tilde\eta_k\, g_k / (\sqrt{S_k} + \varepsilon)
 
-**Model** ``flow`` (brief §4.6): the exact rescaling :math:`h = \eta^2`,
+**Model** ``flow``: the exact rescaling :math:`h = \eta^2`,
 :math:`S^{ODE} = \eta^2 S`, :math:`\varepsilon' = \eta\varepsilon`,
 :math:`S^{ODE}(0) = \eta^2\tau`:
 

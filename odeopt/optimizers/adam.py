@@ -14,7 +14,7 @@ r"""Adam and AdamW (``torch.optim.Adam``, ``torch.optim.AdamW``).
     \theta_k = \theta_{k-1} - \frac{\eta}{1-\beta_1^k}\,
                \frac{m_k}{\sqrt{\hat v_k}/\sqrt{1-\beta_2^k} + \varepsilon}
 
-**Model** ``coupled`` (regime A, brief §4.5; Barakat & Bianchi 2021):
+**Model** ``coupled`` (regime A; Barakat & Bianchi 2021):
 :math:`h = \eta`, :math:`a = (1-\beta_1)/\eta`, :math:`b = (1-\beta_2)/\eta`,
 
 .. math::
@@ -28,7 +28,7 @@ step of this system with the *discrete* bias factors :math:`1-(1-ah)^k`,
 order is 1.  At :math:`t = 0` the bias-corrected field has the finite limit
 :math:`-g/(|g| + \varepsilon)` (so Adam's first step is about :math:`\eta\,\mathrm{sign}(g)`).
 
-**Model** ``sign`` (regime B, brief §4.5, claim C41): betas fixed and :math:`\eta \to 0`
+**Model** ``sign`` (regime B): betas fixed and :math:`\eta \to 0`
 on the clock :math:`t_k = k\eta` (:math:`h = \eta`; ``Model.inverse`` changes only
 ``lr``).  Then :math:`\hat m \to g` and :math:`\hat v \to g \odot g` and Adam follows
 the sign flow

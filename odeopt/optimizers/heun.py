@@ -14,7 +14,7 @@ step,
 (the kernel computes Su's first form).  It is not a ``torch.optim`` optimizer: a
 PyTorch version needs a closure that re-evaluates the loss at :math:`\tilde p`.
 
-**Model** ``flow`` (brief §2.10, §4.11): the gradient flow
+**Model** ``flow``: the gradient flow
 :math:`\dot\theta = -g(\theta)`, :math:`t_k = k\varepsilon`.  The update *is* Heun's
 method (explicit trapezoid, RK2) with step :math:`h = \varepsilon`, so the global error
 against the **plain** flow is :math:`O(\varepsilon^2)` — order 2, where GD has order 1.

@@ -16,7 +16,7 @@ extrapolated point :math:`y_{k-1}` (a ``stage_point``), so a run's ``tol`` tests
 ``torch.optim`` optimizer (PyTorch's ``nesterov=True`` is the constant-momentum
 NAG-SC form, ``odeopt`` optimizer ``nesterov``).
 
-**Model** ``sbc`` (brief §4.3, claim C38): the low-resolution ODE
+**Model** ``sbc`` (Su, Boyd & Candès 2016): the low-resolution ODE
 
 .. math::
 

@@ -16,7 +16,7 @@ when ``maximize``; :math:`v_0 = \bar g_0 = b_0 = 0`):
 Note PyTorch's :math:`\sqrt{v} + \varepsilon` (Su and TensorFlow use
 :math:`\sqrt{v + \varepsilon}`).
 
-**Model** ``coupled`` (regime A, brief §4.4): :math:`h = \eta`, :math:`b = (1-\alpha)/\eta`,
+**Model** ``coupled`` (regime A): :math:`h = \eta`, :math:`b = (1-\alpha)/\eta`,
 
 .. math::
 
@@ -30,7 +30,7 @@ starts (:math:`\dot\theta \sim t^{-1/2}`): the first step moves about
 :math:`\eta/\sqrt{1-\alpha}`, an :math:`O(\sqrt h)` transient, so from PyTorch's start
 the observed order is 1/2; the reference starts from the exact series solution.
 
-**Model** ``sign`` (regime B, brief §4.4): :math:`\alpha` fixed and :math:`\eta \to 0`
+**Model** ``sign`` (regime B): :math:`\alpha` fixed and :math:`\eta \to 0`
 on the clock :math:`t_k = k\eta` (:math:`h = \eta`; ``Model.inverse`` changes only
 ``lr``).  Then :math:`v` is slaved to :math:`g \odot g` and RMSprop follows the sign
 flow :math:`\dot\theta = -g/(|g| + \varepsilon)/(1-\mu)`, with :math:`\varepsilon`

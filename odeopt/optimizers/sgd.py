@@ -23,7 +23,7 @@ ball), :math:`b_0 = (\theta_{-1} - \theta_0 - \eta g(\theta_{-1}))/(\eta\beta)`
 oscillators (claim C39) and one Euler step back, :math:`\theta_0 - hF(\theta_0)`, for
 the first-order flows (claim C28).
 
-**Models** (brief §4.1–4.3).  Each keeps the parameters named below fixed as ``odeopt
+**Models**.  Each keeps the parameters named below fixed as ``odeopt
 check`` refines ``h``; coefficients of order ``h`` (``reg``, and ``d``, ``e`` of the
 high-resolution ODEs) are recomputed at every step size, with a reference per size.
 
@@ -293,7 +293,7 @@ def _oscillator(scheme):
     )
 
 
-# high-resolution ODEs (Shi, Du, Jordan, Su 2018; brief §4.2(e), §4.3(b)) -------------
+# high-resolution ODEs (Shi, Du, Jordan, Su 2018) -------------
 #
 # With t = k·√η′, c = 2(1−β)/((1+β)√η′), d = 2β√η′/(1+β), e = 2/(1+β).  The
 # refinement keeps c fixed: β = (1 − ch/2)/(1 + ch/2), so that e = 1 + ch/2 and
