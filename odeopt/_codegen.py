@@ -66,7 +66,9 @@ for _module in (_optimizer, _surface, _noise, _random, _roles):
     jit_module(_module)
 N_STAGES = {n_stages}
 STATE_ROWS = {state_rows}
-N_HP = {n_hp}  # the family's HYPERPARAMETERS: the runner copies exactly these
+FAMILY_HP = {family_hp}  # the family's HYPERPARAMETERS
+FAMILY_AUX = {family_aux}
+N_HP = {n_hp}  # hp's length (a game: FAMILY_HP per player): the runner copies these
 N_AUX = {n_aux}
 DIM = {dim}
 LANES = {lanes}
@@ -74,7 +76,7 @@ BY_POINT = {by_point}
 NOISY = {noisy}
 NEEDS_VALUE = {needs_value}
 NEEDS_HESSIAN = {needs_hessian}
-_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+{game}_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 # The per-step kernels are inlined into the loop by numba itself: LLVM declined to
 # inline the optimizer step (a call with ~35 arguments per step).
@@ -233,6 +235,7 @@ def runner_source(
     surface_module: ModuleType,
     noise_module: ModuleType | None = None,
     dim: int = STACK_DIM,
+    play: _roles.Play | None = None,
 ) -> tuple[str, str]:
     """The text of the runner module for a key, and its stamp."""
     import numba
@@ -241,6 +244,14 @@ def runner_source(
     n_stages = _n_stages(optimizer_module)
     state_rows = int(optimizer_module.STATE_ROWS)
     n_hp = len(optimizer_module.HYPERPARAMETERS)
+    n_aux = int(getattr(optimizer_module, "N_AUX", 0))
+    n_players = 1 if play is None else len(play.blocks)
+    if play is not None and play.evaluations(n_stages) > _roles.MAX_EVALUATIONS:
+        raise ValueError(
+            f"a step may evaluate at most {_roles.MAX_EVALUATIONS} gradients, "
+            f"{play} with {n_stages} stages makes {play.evaluations(n_stages)}"
+        )
+    game = _roles.NO_GAME if play is None else play.header()
     step_arguments = _step_arguments(optimizer_module)
     by_point = hasattr(optimizer_module, "stage_point")
     if n_stages > 1 and not by_point:
@@ -256,8 +267,11 @@ def runner_source(
         stamp="{stamp}",
         n_stages=n_stages,
         state_rows=state_rows,
-        n_hp=n_hp,
-        n_aux=int(getattr(optimizer_module, "N_AUX", 0)),
+        family_hp=n_hp,
+        family_aux=n_aux,
+        n_hp=n_hp * n_players,
+        n_aux=n_aux * n_players,
+        game="".join(f"{name} = {value!r}\n" for name, value in game.items()),
         dim=int(dim),
         lanes=LANES,
         by_point=by_point,
@@ -268,8 +282,15 @@ def runner_source(
         post_module=family if hasattr(optimizer_module, "post") else "_roles",
         step_arguments=", ".join(step_arguments),
     )
-    lane_paths = _lane_paths(optimizer_module)
-    layout = optimizer_module.HYPERPARAMETERS
+    # Values held for a game hold for every player (each has its copy of the layout).
+    lane_paths = [
+        _every_player(pairs, n_hp, n_players) for pairs in _lane_paths(optimizer_module)
+    ]
+    layout = [
+        name if n_players == 1 else f"{name}[{j}]"
+        for j in range(n_players)
+        for name in optimizer_module.HYPERPARAMETERS
+    ]
     lane_functions = []
     for number, pairs in enumerate(lane_paths):
         holding = (
@@ -281,7 +302,8 @@ def runner_source(
             else ""
         )
         held = tuple(
-            any(i == j and v is not None for i, v in pairs) for j in range(n_hp)
+            any(i == j and v is not None for i, v in pairs)
+            for j in range(n_hp * n_players)
         )
         for per_lane in (False, True):
             lane_functions.append(
@@ -310,7 +332,7 @@ def runner_source(
         [
             header,
             _body(),
-            _HELD_LOOP.format(branches=_fast_paths(optimizer_module)),
+            _HELD_LOOP.format(branches=_fast_paths(optimizer_module, n_players)),
             *lane_functions,
             table,
         ]
@@ -393,11 +415,20 @@ def _fast_path(optimizer_module: ModuleType) -> dict:
     }
 
 
-def _fast_paths(optimizer_module: ModuleType) -> str:
+def _every_player(pairs: list, n_hp: int, n_players: int) -> list:
+    """(index, value) pairs of one layout repeated for each player's copy of it."""
+    return [(i + j * n_hp, v) for j in range(n_players) for i, v in pairs]
+
+
+def _fast_paths(optimizer_module: ModuleType, n_players: int = 1) -> str:
     """The single-trajectory loop's branches: the copy with the family's common
     switched-off features held (whose selects would otherwise sit in the chain of
     dependent operations of every step), then the general one."""
-    pairs = _pairs(optimizer_module, _fast_path(optimizer_module), "SWITCHES")
+    pairs = _every_player(
+        _pairs(optimizer_module, _fast_path(optimizer_module), "SWITCHES"),
+        len(optimizer_module.HYPERPARAMETERS),
+        n_players,
+    )
     branch = _BRANCH.format(
         test=_test(pairs, "hp"), constants=_constants(pairs, " " * 8)
     )
@@ -419,6 +450,12 @@ def _lane_paths(optimizer_module: ModuleType) -> list[list]:
         if path_pairs not in pairs:
             pairs.append(path_pairs)
     return pairs
+
+
+def _n_hp(optimizer_module: ModuleType, play: _roles.Play | None = None) -> int:
+    """The length of the runner's hp (the family's layout once per player)."""
+    players = 1 if play is None else len(play.blocks)
+    return len(optimizer_module.HYPERPARAMETERS) * players
 
 
 def _n_stages(optimizer_module: ModuleType) -> int:
@@ -443,13 +480,14 @@ def _short(module_name: str) -> str:
     return module_name.rsplit(".", 1)[-1]
 
 
-def _key(optimizer_module, surface_module, noise_module, dim) -> tuple:
+def _key(optimizer_module, surface_module, noise_module, dim, play=None) -> tuple:
     noise_module = noise_module or _roles
     return (
         optimizer_module.__name__,
         surface_module.__name__,
         noise_module.__name__,
         int(dim),
+        play,
     )
 
 
@@ -458,16 +496,20 @@ def _runner_path(
     surface_module: ModuleType,
     noise_module: ModuleType | None = None,
     dim: int = STACK_DIM,
+    play: _roles.Play | None = None,
 ) -> Path:
     """The runner file of a key, written (and its superseded versions, with their
     object code, removed) when its stamp is new.  Call with ``_lock`` held."""
-    key = _key(optimizer_module, surface_module, noise_module, dim)
+    key = _key(optimizer_module, surface_module, noise_module, dim, play)
     if key in _paths:
         return _paths[key]
-    source, stamp = runner_source(optimizer_module, surface_module, noise_module, dim)
+    source, stamp = runner_source(
+        optimizer_module, surface_module, noise_module, dim, play
+    )
     folder = _runner_folder()
     noise = "" if key[2] == NO_NOISE else f"__{_short(key[2])}"
-    prefix = f"runner_{_short(key[0])}__{_short(key[1])}{noise}_d{key[3]}_"
+    game = "" if play is None else f"__{play.tag}"
+    prefix = f"runner_{_short(key[0])}__{_short(key[1])}{noise}{game}_d{key[3]}_"
     path = folder / f"{prefix}{stamp}.py"
     if not path.exists() or path.read_text() != source:
         tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
@@ -488,19 +530,21 @@ def get_runner(
     surface_module: ModuleType,
     noise_module: ModuleType | None = None,
     dim: int = STACK_DIM,
+    play: _roles.Play | None = None,
 ) -> ModuleType:
     """The loaded runner module for a key (written and imported on first use).
 
     ``dim`` is the dimension of its stack arrays: its lane functions run batches of
-    that dimension (its single-trajectory functions run any).
+    that dimension (its single-trajectory functions run any, a game's those of its
+    blocks).  ``play``: how the players of a game share θ (:class:`odeopt._roles.Play`).
     """
-    key = _key(optimizer_module, surface_module, noise_module, dim)
+    key = _key(optimizer_module, surface_module, noise_module, dim, play)
     if key in _loaded:
         return _loaded[key]
     with _lock:
         if key in _loaded:
             return _loaded[key]
-        path = _runner_path(optimizer_module, surface_module, noise_module, dim)
+        path = _runner_path(optimizer_module, surface_module, noise_module, dim, play)
         name = f"odeopt_generated_{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
@@ -515,6 +559,7 @@ def get_advance(
     optimizer_module: ModuleType,
     surface_module: ModuleType,
     noise_module: ModuleType | None = None,
+    play: _roles.Play | None = None,
 ):
     """The single-trajectory runner of a key: ``advance(theta, state, aux, hp, p, q,
     seed, path, k_start, n_steps, record_every, tol, max_norm, rec_step, rec_theta,
@@ -528,7 +573,7 @@ def get_advance(
     (``NUMBA_DISABLE_JIT=1``, or this numba's object code cannot be exported: then
     later processes use it at once); all give the same numbers.
     """
-    key = _key(optimizer_module, surface_module, noise_module, STACK_DIM)
+    key = _key(optimizer_module, surface_module, noise_module, STACK_DIM, play)
     if key in _advances:
         return _advances[key]
     import numba
@@ -537,26 +582,34 @@ def get_advance(
 
     n_stages = _n_stages(optimizer_module)
     needs_hessian = bool(getattr(noise_module, "NEEDS_HESSIAN", False))
-    n_hp = len(optimizer_module.HYPERPARAMETERS)
+    n_hp = _n_hp(optimizer_module, play)
     advance = None
     if not numba.config.DISABLE_JIT:
         with _lock:
-            path = _runner_path(optimizer_module, surface_module, noise_module)
+            path = _runner_path(
+                optimizer_module, surface_module, noise_module, STACK_DIM, play
+            )
         obj_path, meta_path = _native.object_paths(path, _native.host_key())
         function = _native.load(obj_path, meta_path)
         compiled, source = None, "object"
         if function is None and not _native.use_numba(obj_path):
-            runner = get_runner(optimizer_module, surface_module, noise_module)
+            runner = get_runner(
+                optimizer_module, surface_module, noise_module, STACK_DIM, play
+            )
             compiled = runner.compile_advance_c()
             if _native.export(compiled, obj_path, meta_path):
                 function, source = _native.PROTOTYPE(compiled.address), "compiled"
             else:  # without object code every process would compile the C twin
                 _native.mark_numba(obj_path)
         if function is not None:
-            advance = _native.wrap(function, n_stages, needs_hessian, n_hp)
+            advance = _native.wrap(
+                function, n_stages, needs_hessian, n_hp, 0 if play is None else play.dim
+            )
             advance.compiled = compiled  # the cfunc owns the code it points at
     if advance is None:
-        advance = dispatcher_advance(optimizer_module, surface_module, noise_module)
+        advance = dispatcher_advance(
+            optimizer_module, surface_module, noise_module, play
+        )
         source = "numba"
     advance.source = source
     _advances[key] = advance
@@ -567,16 +620,17 @@ def dispatcher_advance(
     optimizer_module: ModuleType,
     surface_module: ModuleType,
     noise_module: ModuleType | None = None,
+    play: _roles.Play | None = None,
 ):
     """The numba dispatcher ``runner.advance`` with :func:`get_advance`'s signature
     (disk-cached by numba; the same numbers as the native twin)."""
-    runner = get_runner(optimizer_module, surface_module, noise_module)
+    runner = get_runner(optimizer_module, surface_module, noise_module, STACK_DIM, play)
     needs_hessian = bool(getattr(noise_module, "NEEDS_HESSIAN", False))
     advance = _wrap_dispatcher(
         runner.advance,
         _n_stages(optimizer_module),
         needs_hessian,
-        len(optimizer_module.HYPERPARAMETERS),
+        _n_hp(optimizer_module, play),
     )
     advance.source = "numba"
     return advance

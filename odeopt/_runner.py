@@ -35,6 +35,10 @@ if TYPE_CHECKING:  # what the generated header binds
 
     N_STAGES = STATE_ROWS = N_HP = N_AUX = DIM = LANES = 1
     BY_POINT = NOISY = NEEDS_VALUE = NEEDS_HESSIAN = False
+    # Games: the players' blocks of theta, and their turns within a step.
+    GAME = ALTERNATING = False
+    N_PLAYERS = N_TURNS = FAMILY_HP = FAMILY_AUX = GAME_DIM = 1
+    BLOCK_START = BLOCK_STOP = TURNS = TURN_OCCURRENCE = TURN_COUNT = (0,)
     _OPTIONS: dict = {}
 
 # -- body --
@@ -100,6 +104,107 @@ _gradients = _gradients_at_points if BY_POINT else _gradient_at_theta
 
 
 @njit(inline="always", **_OPTIONS)
+def _update(k, theta, state, G, F, hp, aux, p, q, y, xi, H, seed, path):
+    # The family's step, then its post-step (one loss: every coordinate at once).
+    step(k, theta, state, G, hp, F, aux)
+    post(k, theta, state, hp)
+
+
+# -- games --------------------------------------------------------------------------
+# A game's players own the blocks BLOCK_START[j] .. BLOCK_STOP[j] of theta and each
+# runs the family with its own FAMILY_HP hyperparameters (and FAMILY_AUX scalars), on
+# views of its block: the family never knows it plays.  Simultaneous play evaluates
+# every gradient at the same point, then every player steps; alternating play gives
+# the players TURNS in order, each evaluating the field after the turns before it.
+
+
+@njit(inline="always", **_OPTIONS)
+def _player_step(j, k, theta, state, G, F, hp, aux):
+    a, b = BLOCK_START[j], BLOCK_STOP[j]
+    hp_j = hp[j * FAMILY_HP : (j + 1) * FAMILY_HP]
+    aux_j = aux[j * FAMILY_AUX : (j + 1) * FAMILY_AUX]
+    step(k, theta[a:b], state[:, a:b], G[:, a:b], hp_j, F, aux_j)
+    post(k, theta[a:b], state[:, a:b], hp_j)
+
+
+@njit(inline="always", **_OPTIONS)
+def _player_point(s, j, k, theta, state, G, hp, y):
+    a, b = BLOCK_START[j], BLOCK_STOP[j]
+    hp_j = hp[j * FAMILY_HP : (j + 1) * FAMILY_HP]
+    stage_point(s, k, theta[a:b], state[:, a:b], G[:, a:b], hp_j, y[a:b])
+
+
+@njit(inline="always", **_OPTIONS)
+def _simultaneous_gradients(k, theta, state, G, F, hp, p, q, y, xi, H, seed, path):
+    # Gradient s of step k: every player's stage point, then the field there.
+    for s in range(N_STAGES):
+        for j in range(N_PLAYERS):
+            _player_point(s, j, k, theta, state, G, hp, y)
+        _gradient(y, p, q, G[s], xi, H, seed, path, k, s)
+        _stage_value(y, p, F, s)
+
+
+@njit(inline="always", **_OPTIONS)
+def _simultaneous_update(k, theta, state, G, F, hp, aux, p, q, y, xi, H, seed, path):
+    for j in range(N_PLAYERS):
+        _player_step(j, k, theta, state, G, F, hp, aux)
+
+
+@njit(inline="always", **_OPTIONS)
+def _turn_step_number(turn, k):
+    # The player's own step count (PyTorch's state["step"] of its optimizer).
+    return (k - 1) * TURN_COUNT[TURNS[turn]] + TURN_OCCURRENCE[turn] + 1
+
+
+@njit(inline="always", **_OPTIONS)
+def _turn_gradients_at_points(turn, k, theta, state, G, F, hp, p, q, y, xi, H, seed,
+                              path):  # fmt: skip
+    # The mover's stage points, the other players where they stand.  Noise is keyed
+    # by the evaluation's place in the step: each turn draws afresh.
+    j = TURNS[turn]
+    k_j = _turn_step_number(turn, k)
+    for s in range(N_STAGES):
+        for i in range(theta.shape[0]):
+            y[i] = theta[i]
+        _player_point(s, j, k_j, theta, state, G, hp, y)
+        _gradient(y, p, q, G[s], xi, H, seed, path, k, turn * N_STAGES + s)
+        _stage_value(y, p, F, s)
+
+
+@njit(inline="always", **_OPTIONS)
+def _turn_gradient_at_theta(turn, k, theta, state, G, F, hp, p, q, y, xi, H, seed,
+                            path):  # fmt: skip
+    _gradient(theta, p, q, G[0], xi, H, seed, path, k, turn)
+    _stage_value(theta, p, F, 0)
+
+
+_turn_gradients = _turn_gradients_at_points if BY_POINT else _turn_gradient_at_theta
+
+
+@njit(inline="always", **_OPTIONS)
+def _first_turn_gradients(k, theta, state, G, F, hp, p, q, y, xi, H, seed, path):
+    _turn_gradients(0, k, theta, state, G, F, hp, p, q, y, xi, H, seed, path)
+
+
+@njit(inline="always", **_OPTIONS)
+def _alternating_update(k, theta, state, G, F, hp, aux, p, q, y, xi, H, seed, path):
+    # The first turn's gradients were evaluated (and tested) before the update.
+    for turn in range(N_TURNS):
+        if turn > 0:
+            _turn_gradients(turn, k, theta, state, G, F, hp, p, q, y, xi, H, seed,
+                            path)  # fmt: skip
+        _player_step(TURNS[turn], _turn_step_number(turn, k), theta, state, G, F, hp,
+                     aux)  # fmt: skip
+
+
+if GAME and ALTERNATING:
+    _gradients, _update = _first_turn_gradients, _alternating_update
+elif GAME:
+    _gradients = _simultaneous_gradients if BY_POINT else _gradient_at_theta
+    _update = _simultaneous_update
+
+
+@njit(inline="always", **_OPTIONS)
 def _loop(theta, state, aux, hp, p, q, seed, path, G, F, y, xi, H, k_start, n_steps,
           record_every, tol, max_norm, rec_step, rec_theta, rec_loss, n_rec):  # fmt: skip
     # Steps k_start+1 .. k_start+n_steps.  Returns (status, last step, records).
@@ -122,8 +227,7 @@ def _loop(theta, state, aux, hp, p, q, seed, path, G, F, y, xi, H, k_start, n_st
             if norm2 < tol2:
                 status = CONVERGED
                 break
-        step(k, theta, state, G, hp, F, aux)
-        post(k, theta, state, hp)
+        _update(k, theta, state, G, F, hp, aux, p, q, y, xi, H, seed, path)
         k_done = k
         # NaN fails every comparison: one test catches NaN, inf and blow-up.
         exploded = False
@@ -219,6 +323,8 @@ def advance(theta, state, aux, hp, p, q, seed, path, work, k_start, n_steps,
     """One trajectory: theta, state and aux are advanced in place (work: scratch)."""
     if hp.shape[0] != N_HP or aux.shape[0] < N_AUX:
         raise ValueError("hp must hold the family's HYPERPARAMETERS, aux its N_AUX")
+    if GAME and theta.shape[0] != GAME_DIM:
+        raise ValueError("theta must have the dimension of the game's blocks")
     return _run(theta, state, aux, hp, p, q, seed, path, work, k_start, n_steps,
                 record_every, tol, max_norm, rec_step, rec_theta, rec_loss, n_rec)  # fmt: skip
 
@@ -260,6 +366,8 @@ def advance_range(thetas, states, auxs, hps, p, q, seed, paths, work, b_start, b
     numbers of a run of its own (work: scratch, as for advance)."""
     if hps.shape[1] != N_HP or auxs.shape[1] < N_AUX:
         raise ValueError("hps must hold the family's HYPERPARAMETERS, auxs its N_AUX")
+    if GAME and thetas.shape[1] != GAME_DIM:
+        raise ValueError("thetas must have the dimension of the game's blocks")
     for b in range(b_start, b_end):
         status, k_done, n_rec = _run(
             thetas[b], states[b], auxs[b], hps[b], p, q, seed, paths[b], work, 0, n_steps,
@@ -402,8 +510,8 @@ def _lanes(thetas, states, auxs, hps, hp, per_lane, held, p, q, seed, paths, b0,
                 _lane_hp(hp, hpl, lane, per_lane, held)
                 _gradients(k, theta[:, lane], state[:, :, lane], g, f, hp, p, q, z,
                            xi, H, seed, int(lane_path[lane]))  # fmt: skip
-                step(k, theta[:, lane], state[:, :, lane], g, hp, f, aux[:, lane])
-                post(k, theta[:, lane], state[:, :, lane], hp)
+                _update(k, theta[:, lane], state[:, :, lane], g, f, hp, aux[:, lane], p,
+                        q, z, xi, H, seed, int(lane_path[lane]))  # fmt: skip
                 bad = bad | (not _size(theta, lane) <= max_norm)
         else:
             # Step 1, or a gradient-norm test: every gradient before any step.
@@ -427,9 +535,9 @@ def _lanes(thetas, states, auxs, hps, hp, per_lane, held, p, q, seed, paths, b0,
                 _mirror(theta, state, aux, hpl, lane_path, alive)
             for lane in range(LANES):
                 _lane_hp(hp, hpl, lane, per_lane, held)
-                step(k, theta[:, lane], state[:, :, lane], G[:, :, lane], hp,
-                     F[:, lane], aux[:, lane])  # fmt: skip
-                post(k, theta[:, lane], state[:, :, lane], hp)
+                _update(k, theta[:, lane], state[:, :, lane], G[:, :, lane],
+                        F[:, lane], hp, aux[:, lane], p, q, y[:, lane], xi, H, seed,
+                        int(lane_path[lane]))  # fmt: skip
                 bad = bad | (not _size(theta, lane) <= max_norm)
         if bad:
             stopped = False
