@@ -367,8 +367,7 @@ def run(
         Start-up.  ``"pytorch"``: PyTorch's empty buffers (momentum's b₁ = g₁).
         ``"consistent"``: the momentum buffer b₀ given at step 0 that starts the
         two-step recursion from θ₋₁ = θ(−h), the model's solution one step back from
-        rest — no start-up transient, which the second-order models need (brief
-        §4.2(e)).  The buffer then depends on ``model``; the kernel updates a given
+        rest — no start-up transient, which the second-order models need.  The buffer then depends on ``model``; the kernel updates a given
         buffer as torch does a loaded ``momentum_buffer``.  Recorded as
         ``meta["init"]``.
     reference : bool

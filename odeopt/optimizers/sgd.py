@@ -36,12 +36,12 @@ high-resolution ODEs) are recomputed at every step size, with a reference per si
   :math:`h = \sqrt{\eta'}`, :math:`\lambda = (1-\beta)/h` fixed, :math:`\eta' =
   \eta(1-\tau)`, velocity :math:`u_k = -h\,b_k/(1-\tau)`.  Heavy ball is exactly
   symplectic Euler (:math:`u_k = \beta u_{k-1} - h g_k`, :math:`\theta_k =
-  \theta_{k-1} + h u_k`; brief mapping 2); Nesterov adds the :math:`O(h)` gradient
+  \theta_{k-1} + h u_k`); Nesterov adds the :math:`O(h)` gradient
   correction.  Order 1 *with either start*: the friction acts on the backward
   difference, :math:`(\theta_k - \theta_{k-1})/h = \dot\theta - \tfrac h2\ddot\theta
   + \dots`, an :math:`O(h)` term no start-up removes.  Second order needs the
-  central-difference reading of the same recursion (Su's leapfrog mapping 1, brief
-  C5), which is the ``high-res`` model below.
+  central-difference reading of the same recursion (Su, Boyd & Candès 2016, "A differential equation for modeling
+  Nesterov's accelerated gradient method"), which is the ``high-res`` model below.
 * ``high-res`` — :math:`\ddot X + c\dot X + e\nabla L = 0` (heavy ball) and
   :math:`\ddot X + c\dot X + d\nabla^2L\,\dot X + e\nabla L = 0` (Nesterov, solved
   Hessian-free as :math:`\dot X = W - d\nabla L`, :math:`\dot W = -c\dot X - e\nabla
