@@ -79,7 +79,7 @@ assert sorted(__all__) == sorted(_EXPORTS)
 
 
 #: Submodules loaded on first attribute access (``odeopt.plotting.energy(...)``).
-_SUBMODULES = ("check", "compare", "explorer", "plotting", "reference")
+_SUBMODULES = ("check", "compare", "explorer", "plotting", "reference", "sde")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,130 @@
+"""SGD as an SDE, in closed form on linear problems (odeopt.sde).
+
+Expected values are the Ornstein–Uhlenbeck closed forms (AR(1) and AR(2) stationary
+variances, the SDEs' ησ²/(2a) and Kramers' ησ²/(2a(1−β))) and, for the engine
+itself, Monte-Carlo runs of odeopt.run_batch at a stated significance.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import odeopt
+from odeopt import sde
+from odeopt.registry import get_noise, get_optimizer, get_surface
+
+
+def ou(a, sigma, batch):
+    surface = get_surface("quadratic").bind(1, eigenvalues=(a,))
+    return surface, get_noise("iso").parse(f"iso:{sigma}", 1, batch)
+
+
+def stationary_sgd(lr, batch, a=2.0, sigma=0.5, steps=20_000):
+    surface, noise = ou(a, sigma, batch)
+    bound = get_optimizer("gd").bind(surface, lr=lr)
+    moments = sde.sgd_moments(bound, surface, noise, [1.0], steps)
+    sme = sde.sde_moments("sme1", bound, surface, noise, [1.0], moments.t[-1:])
+    return moments.covariance[-1, 0, 0], sme.covariance[-1, 0, 0]
+
+
+@pytest.mark.parametrize("lr_a", [0.5, 0.1, 0.01])
+def test_ou_stationary_variance_of_sgd_and_its_sde(lr_a):
+    a, sigma, batch = 2.0, 0.5, 4
+    lr = lr_a / a
+    discrete, continuous = stationary_sgd(lr, batch, a, sigma)
+    # AR(1): θ' = (1 − ηa)θ − ησξ/√B
+    np.testing.assert_allclose(discrete, lr * sigma**2 / (batch * a * (2 - lr_a)),
+                               rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(continuous, lr * sigma**2 / (2 * a * batch), rtol=1e-12)
+    np.testing.assert_allclose(discrete / continuous, 1 / (1 - lr_a / 2), rtol=1e-12)
+
+
+def test_batch_size_and_learning_rate_set_the_temperature():
+    # (η, B) and (2η, 2B) have one SDE; (η, 2B) has half its variance.
+    lr, batch, a = 0.02, 4, 2.0
+    base = stationary_sgd(lr, batch, a)
+    both = stationary_sgd(2 * lr, 2 * batch, a)
+    bigger_batch = stationary_sgd(lr, 2 * batch, a)
+    np.testing.assert_allclose(both[1], base[1], rtol=1e-12)
+    np.testing.assert_allclose(bigger_batch[1], base[1] / 2, rtol=1e-12)
+    np.testing.assert_allclose(bigger_batch[0], base[0] / 2, rtol=1e-12)
+    # the discrete ones agree to O(ηa): (2 − ηa)/(2 − 2ηa) apart
+    np.testing.assert_allclose(both[0] / base[0], (2 - lr * a) / (2 - 2 * lr * a),
+                               rtol=1e-12)  # fmt: skip
+
+
+@pytest.mark.parametrize(("lr", "beta"), [(1e-2, 0.9), (1e-3, 0.9), (1e-4, 0.99)])
+def test_heavy_ball_sgd_against_kramers(lr, beta):
+    a, sigma, batch = 1.0, 0.5, 1
+    surface, noise = ou(a, sigma, batch)
+    bound = get_optimizer("momentum").bind(surface, lr=lr, momentum=beta)
+    # long enough for e^{−λt/2}-decay below rounding: λ/2 per unit of t = k√η
+    steps = int(80 / ((1 - beta) / 2))
+    moments = sde.sgd_moments(bound, surface, noise, [1.0], steps)
+    # AR(2): θ_k = φ₁θ_{k−1} + φ₂θ_{k−2} + e_k, φ₁ = 1 + β − ηa, φ₂ = −β, σ_e² = η²σ²
+    phi1, phi2, var_e = 1 + beta - lr * a, -beta, lr**2 * sigma**2 / batch
+    ar2 = (1 - phi2) * var_e / ((1 + phi2) * ((1 - phi2) ** 2 - phi1**2))
+    np.testing.assert_allclose(moments.covariance[-1, 0, 0], ar2, rtol=1e-9)
+    temperature = lr * sigma**2 / (2 * batch * (1 - beta))
+    kramers = sde.sde_moments("kramers", bound, surface, noise, [1.0],
+                              np.array([steps * math.sqrt(lr)]))  # fmt: skip
+    np.testing.assert_allclose(kramers.covariance[-1, 0, 0], temperature / a, rtol=1e-9)
+    # their ratio, 2(1+β)/(2(1+β) − ηa) by algebra on the AR(2) form: 1 + O(η)
+    ratio = moments.covariance[-1, 0, 0] / kramers.covariance[-1, 0, 0]
+    np.testing.assert_allclose(ratio, 1 / (1 - lr * a / (2 * (1 + beta))), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("model", "optimizer", "hp", "declared"),
+    [
+        ("sme1", "gd", {"lr": 0.1}, 1),
+        ("sme2", "gd", {"lr": 0.1}, 2),
+        ("kramers", "momentum", {"lr": 0.01, "momentum": 0.9}, 1),
+    ],
+)
+def test_weak_orders_from_exact_moments(model, optimizer, hp, declared):
+    # Hessian-shaped noise on a rotated quadratic: SME1 and gradient flow both give
+    # weak order 1, and only SME2, which models the noise, gives 2.
+    surface = get_surface("quadratic").bind(2, kappa=4.0, rotate=1)
+    noise = get_noise("hessian").parse("hessian:0.5", 2, 1)
+    bound = get_optimizer(optimizer).bind(surface, **hp)
+    result = sde.weak_order(model, bound, surface, noise, horizon=2.0, levels=6)
+    assert abs(result.fitted_order - declared) < 0.1, result.table()
+    assert np.all(np.diff(result.error) < 0)
+
+
+def test_discrete_moments_match_the_engine():
+    # 4000 noisy heavy-ball paths from odeopt.run_batch against the exact moments
+    # at step 60: each coordinate's mean within 5 standard errors (α ≈ 6e-7) and
+    # its variance by a two-sided χ² test at α = 1e-6.
+    surface = get_surface("quadratic").bind(2, eigenvalues=(1.0, 3.0))
+    noise = get_noise("iso").parse("iso:0.8", 2, 2)
+    hp = {"lr": 0.05, "momentum": 0.8}
+    n_paths, steps = 4000, 60
+    x0 = np.array([1.0, -0.5])
+    batch = odeopt.run_batch("momentum", surface, np.tile(x0, (n_paths, 1)), [hp],
+                             steps=steps, noise=noise, seed=5)  # fmt: skip
+    final = batch.final_theta[0]
+    bound = get_optimizer("momentum").bind(surface, **hp)
+    exact = sde.sgd_moments(bound, surface, noise, x0, steps)
+    mean, cov = exact.mean[-1], exact.covariance[-1]
+    for i in range(2):
+        se = math.sqrt(cov[i, i] / n_paths)
+        assert abs(final[:, i].mean() - mean[i]) < 5 * se
+        statistic = (n_paths - 1) * final[:, i].var(ddof=1) / cov[i, i]
+        low, high = stats.chi2.ppf([0.5e-6, 1 - 0.5e-6], n_paths - 1)
+        assert low < statistic < high
+
+
+def test_nonlinear_problems_are_refused():
+    surface = get_surface("rosenbrock").bind()
+    noise = get_noise("iso").parse("iso:0.1", 2, 1)
+    bound = get_optimizer("gd").bind(surface, lr=1e-3)
+    with pytest.raises(sde.LinearityError, match="no affine gradient"):
+        sde.sgd_moments(bound, surface, noise, surface.x0, 5)
+    quadratic = get_surface("quadratic").bind(2)
+    adam = get_optimizer("adam").bind(quadratic, lr=1e-3)
+    with pytest.raises(sde.LinearityError, match="sgd family"):
+        sde.sgd_moments(adam, quadratic, noise, quadratic.x0, 5)
