@@ -79,7 +79,16 @@ assert sorted(__all__) == sorted(_EXPORTS)
 
 
 #: Submodules loaded on first attribute access (``odeopt.plotting.energy(...)``).
-_SUBMODULES = ("check", "compare", "explorer", "plotting", "reference", "sde")
+_SUBMODULES = (
+    "check",
+    "compare",
+    "errors",
+    "explorer",
+    "plotting",
+    "reference",
+    "scaling",
+    "sde",
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -128,3 +128,75 @@ def test_nonlinear_problems_are_refused():
     adam = get_optimizer("adam").bind(quadratic, lr=1e-3)
     with pytest.raises(sde.LinearityError, match="sgd family"):
         sde.sgd_moments(adam, quadratic, noise, quadratic.x0, 5)
+
+
+def expected_loss(moments, A):
+    """E[½θᵀAθ] = ½ tr(A E[θθᵀ])."""
+    return 0.5 * np.einsum("ij,nji->n", A, moments.second_moment)
+
+
+def test_linear_rule_keeps_the_sde():
+    # E[L(t)] of (η, B) and (2η, 2B) at the same times differ by O(η): halving η
+    # halves the gap (weak order 1 of both against one SME).
+    surface = get_surface("quadratic").bind(2, eigenvalues=(1.0, 4.0))
+    A = surface.hess(np.zeros(2))
+    noise_model = get_noise("iso")
+    gaps = []
+    for lr in 2.0 ** -np.arange(4, 10):  # t = 0, 0.5, ... on both grids
+        curves = []
+        for hp, batch in ({"lr": lr}, 2), odeopt.scaling.linear_rule({"lr": lr}, 2, 2):
+            bound = get_optimizer("gd").bind(surface, **hp)
+            noise = noise_model.parse("iso:1.0", 2, batch)
+            steps = round(2.0 / hp["lr"])
+            moments = sde.sgd_moments(bound, surface, noise, [1.0, 1.0], steps)
+            every = round(0.5 / hp["lr"])  # t = 0, 0.5, 1, 1.5, 2
+            curves.append(expected_loss(moments, A)[::every])
+        gaps.append(np.abs(curves[0] - curves[1]).max())
+    orders = np.log2(np.array(gaps[:-1]) / gaps[1:])
+    # approaching 1 from below as ηλ_max falls from 1/4 to 1/128
+    assert np.all(np.diff(orders) > 0) and abs(orders[-1] - 1) < 0.02, orders
+
+
+def test_svag_converges_to_the_sde_at_rate_one_over_ell_squared():
+    surface = get_surface("quadratic").bind(2, eigenvalues=(1.0, 4.0))
+    A = surface.hess(np.zeros(2))
+    noise = get_noise("iso").parse("iso:1.0", 2, 1)
+    hp, horizon = {"lr": 0.1}, 1.0
+    reference = sde.sde_moments("sme1", get_optimizer("gd").bind(surface, **hp),
+                                surface, noise, [1.0, 1.0], np.array([horizon]))  # fmt: skip
+    errors = []
+    for ell in (2, 4, 8, 16):
+        scaled_hp, scaled_noise = odeopt.scaling.svag(hp, noise, ell)
+        bound = get_optimizer("gd").bind(surface, **scaled_hp)
+        steps = round(horizon / scaled_hp["lr"])
+        moments = sde.sgd_moments(bound, surface, scaled_noise, [1.0, 1.0], steps)
+        # the SDE itself does not change with ℓ ...
+        same = sde.sde_moments("sme1", bound, surface, scaled_noise, [1.0, 1.0],
+                               np.array([horizon]))  # fmt: skip
+        np.testing.assert_allclose(same.covariance, reference.covariance, rtol=1e-12)
+        errors.append(
+            abs(expected_loss(moments, A)[-1] - expected_loss(reference, A)[0])
+        )
+    # ... and SGD approaches it as η/ℓ²
+    orders = np.log(np.array(errors[:-1]) / errors[1:]) / np.log(4)
+    # approaching 1 (in ℓ⁻²) from below
+    assert np.all(np.diff(orders) > 0) and abs(orders[-1] - 1) < 0.02, orders
+
+
+def test_scaling_rules_move_the_hyperparameters_as_published():
+    hp = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    new, batch = odeopt.scaling.square_root_rule(hp, 32, 4)
+    assert batch == 128
+    np.testing.assert_allclose(
+        [new["lr"], 1 - new["beta1"], 1 - new["beta2"], new["eps"]],
+        [2e-3, 4 * 0.1, 4 * 0.001, 0.5e-8],
+        rtol=1e-12,
+    )
+    with pytest.raises(odeopt.errors.InputError, match="outside"):
+        odeopt.scaling.square_root_rule(hp, 32, 20)
+    with pytest.raises(odeopt.errors.InputError, match="whole number"):
+        odeopt.scaling.linear_rule({"lr": 0.1}, 3, 0.5)
+    plus, minus = odeopt.scaling.svag_weights(3.0)
+    np.testing.assert_allclose(
+        [plus + minus, plus**2 + minus**2], [1.0, 9.0], rtol=1e-14
+    )
