@@ -200,3 +200,74 @@ def test_scaling_rules_move_the_hyperparameters_as_published():
     np.testing.assert_allclose(
         [plus + minus, plus**2 + minus**2], [1.0, 9.0], rtol=1e-14
     )
+
+
+def gibbs(temperature, height=1.0):
+    """The density ∝ exp(−L/T) of the double well, L = h(x² − 1)², normalised by
+    quadrature, and its CDF."""
+    from scipy import integrate
+
+    def density(x):
+        return np.exp(-height * (x * x - 1) ** 2 / temperature)
+
+    quad = {"epsabs": 0, "epsrel": 1e-11, "limit": 200}
+    total = integrate.quad(density, -4, 4, **quad)[0]
+
+    def cdf(xs):
+        return np.array([integrate.quad(density, -4, x, **quad)[0] for x in xs]) / total
+
+    return density, total, cdf
+
+
+def noisy_double_well(lr, temperature, batch, n_paths=4000, horizon=40.0, seed=3):
+    """SGD iterates at t = horizon from x = 1.5, with σ set so that the SDE's
+    temperature ησ²/(2B) is ``temperature``."""
+    sigma = math.sqrt(2 * batch * temperature / lr)
+    result = odeopt.run_batch(
+        "gd", "double-well", np.full((n_paths, 1), 1.5), [{"lr": lr}],
+        steps=round(horizon / lr), noise=f"iso:{sigma}", batch_size=batch, seed=seed,
+    )  # fmt: skip
+    assert np.all(result.status == "max_steps")
+    return result.final_theta[0, :, 0]
+
+
+def test_sgd_iterates_follow_the_gibbs_density():
+    # C3: T = ησ²/(2B) = 0.5 hops the barrier h = 1 often (Kramers time ≈ 8 < 40),
+    # so 4000 independent paths sample the stationary law; the discrete law differs
+    # from exp(−2BL/(ησ²)) by O(η), far below the test's resolution at η = 0.002.
+    # Kolmogorov–Smirnov at α = 1e-3.
+    x = noisy_double_well(lr=0.002, temperature=0.5, batch=1)
+    assert stats.kstest(x, gibbs(0.5)[2]).pvalue > 1e-3
+    # the posts' exp(−L/σ²)-type law without the factor 2 is refused
+    assert stats.kstest(x, gibbs(1.0)[2]).pvalue < 1e-6
+
+
+def right_well_variance(temperature):
+    """The Gibbs law's variance of x given x > 0 (quadrature)."""
+    from scipy import integrate
+
+    density = gibbs(temperature)[0]
+    mass = integrate.quad(density, 0, 4)[0]
+    mean = integrate.quad(lambda s: s * density(s), 0, 4)[0] / mass
+    return integrate.quad(lambda s: (s - mean) ** 2 * density(s), 0, 4)[0] / mass
+
+
+def test_a_bigger_batch_cools_the_wells():
+    # Inside a well the law settles in t ~ 1/L''(1) = 1/8: the spread of x around
+    # the minimum at 1, for (η, B) and (η, 2B), against the Gibbs densities' own.
+    spreads = []
+    for batch in (1, 2):
+        temperature = 0.25 / batch
+        x = noisy_double_well(lr=0.002, temperature=temperature, batch=batch,
+                              n_paths=2000, horizon=4.0)  # fmt: skip
+        right = x[x > 0]
+        var = right_well_variance(temperature)
+        print(
+            batch,
+            right.size,
+            right.var(),
+            var,
+            (right.var() - var) / (var * math.sqrt(2 / right.size)),
+        )
+        spreads.append(right.var())
+    assert spreads[1] < 0.6 * spreads[0]  # halving T about halves the spread
