@@ -1,6 +1,6 @@
 """Every optimizer on every surface with default settings: final loss and status.
 
-    python examples/default_runs.py [--markdown]
+    python examples/default_runs.py [--markdown] [--surface NAME ...]
 
 With only an optimizer and a surface, odeopt picks the learning rate from the
 surface (``odeopt list`` states each optimizer's rule) and takes 10 000 steps from
@@ -21,9 +21,12 @@ def main() -> None:
         "--markdown", action="store_true", help="print a markdown table"
     )
     parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument(
+        "--surface", action="append", help="only these surfaces (repeatable)"
+    )
     args = parser.parse_args()
     optimizers = odeopt.optimizer_names()
-    surfaces = odeopt.surface_names()
+    surfaces = args.surface or odeopt.surface_names()
     header = ["surface (start loss)"] + optimizers
     if args.markdown:
         print("| " + " | ".join(header) + " |")
