@@ -6,7 +6,7 @@ them, so ``odeopt --help`` and ``odeopt list`` never import numba.  :func:`jit_m
 then swaps every marked function of a module for a numba dispatcher, in place, so
 that kernels calling each other resolve to compiled code.
 
-Rules that keep the disk cache correct (see ``shared/docs/design.md`` §3):
+Rules that keep the disk cache correct:
 
 * a kernel calls only kernels of its own file (numba invalidates a cached function
   only when *its own* file changes; ``tests/test_cache.py`` checks the rule);

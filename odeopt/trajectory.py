@@ -1,6 +1,6 @@
 """The result of a run: :class:`Trajectory`, its status, and its files.
 
-File contract (``shared/docs/design.md`` §4), chosen by extension:
+File contract (the README's ``--out``), chosen by extension:
 
 * ``.npz`` — arrays ``step`` (n,), ``t`` (n,), ``theta`` (n, dim), ``loss`` (n,),
   optionally ``ref_theta`` (n, dim) and ``ref_loss`` (n,), and ``meta``, a JSON string

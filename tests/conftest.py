@@ -12,9 +12,10 @@ def pytest_configure(config):
     """Give the run its own compile cache, unless the environment names one.
 
     Runs before any test module is imported, so numba reads ``NUMBA_CACHE_DIR`` when
-    it loads.  Tests never write to the user's ``~/.cache/odeopt``; subprocesses and
-    notebook kernels inherit the folders through ``os.environ``.  CI sets both
-    variables, which are kept: compiled code is then shared across the run.
+    it loads.  Tests never write to the user's ``~/.cache/odeopt``; subprocesses,
+    notebook kernels and pytest-xdist's workers (started after this hook, in the
+    controller) inherit the folders through ``os.environ``, so the whole run shares
+    one compile cache.  CI sets both variables, which are kept.
     """
     unset = [
         name

@@ -1,12 +1,11 @@
-"""The brief's claims C6–C9, C17, C18 and C40, shown on the discrete optimizers.
+"""Claims C6–C9, C17, C18 and C40 of the ODE view, shown on the discrete optimizers.
 
 Each test runs the jitted PyTorch-exact steppers and compares what they do with a
 prediction computed independently in the test: a closed form (Polyak's and GD's
 rates, characteristic roots, the AdaGrad invariant, the fixed points of RMSprop's
 2-cycle), or plain NumPy/SciPy (an ODE solved with ``solve_ivp``, the periodic orbit
-of a piecewise-linear map solved with ``numpy.linalg.solve``).  The numbers the
-brief quotes (``shared/docs/ode-view-math.md`` §4.1–4.6, §5) appear only in
-comments, for comparison.
+of a piecewise-linear map solved with ``numpy.linalg.solve``).  Numbers quoted
+in the literature appear only in comments, for comparison.
 """
 
 import itertools

@@ -7,8 +7,8 @@ r"""The product loss: a scalar factorisation with a weight penalty on one factor
     \nabla L = \bigl((ab - 1) b + 2ca,\; (ab - 1) a\bigr), \qquad
     \nabla^2 L = \begin{pmatrix} b^2 + 2c & 2ab - 1 \\ 2ab - 1 & a^2 \end{pmatrix}
 
-This is the standard nonlinear test loss of ``shared/docs/ode-view-math.md`` §3
-(``c = 0.05``, start ``(2, 0.3)``), used for every order-of-convergence check.
+This is odeopt's standard nonlinear test loss (``c = 0.05``, start ``(2, 0.3)``),
+used for every order-of-convergence check.
 
 **Critical points.**  ``∂L/∂b = (ab - 1) a = 0`` needs ``a = 0`` or ``ab = 1``.  If
 ``ab = 1`` then ``∂L/∂a = 2ca = 0`` forces ``a = 0``, a contradiction (for

@@ -19,7 +19,7 @@ at 3, while the truncated Polyak-type flow of the post crosses the barrier and e
 near ``x*``.  Box ``[-0.5, 4.5]``.
 
 References: Su Jianlin, *从动力学角度看优化算法（三）：一个更整体的视角*
-(kexue.fm/archives/6261); see ``shared/docs/ode-view-math.md`` §4.7(f).
+(kexue.fm/archives/6261).
 """
 
 import numpy as np
