@@ -59,7 +59,7 @@ import {optimizer} as _optimizer
 import {surface} as _surface
 import {noise} as _noise
 from odeopt import _random, _roles
-from odeopt._intrinsics import carray, stack_array
+from odeopt._intrinsics import assume, carray, stack_array
 from odeopt._jit import jit_module, python_function
 
 for _module in (_optimizer, _surface, _noise, _random, _roles):
@@ -146,7 +146,11 @@ def lanes_{number}{suffix}(thetas, states, auxs, hps, p, q, seed, paths, b_start
         # (Also what lets LLVM fold the kernel's own tests of the values held.)
         if not ({test}):
             raise ValueError("hps do not hold this lane function's values")
-{uniform_check}{constants}    _lane_blocks(thetas, states, auxs, hps, hp, {per_lane}, HELD_{number}, p, q, seed,
+{uniform_check}{constants}    if not ({hp_test}):
+        # The copy's own test: what lets LLVM fold the kernel's tests of a switch
+        # held non-zero (the loop above tells it nothing about hp).
+        raise ValueError("hps do not hold this lane function's values")
+    _lane_blocks(thetas, states, auxs, hps, hp, {per_lane}, HELD_{number}, p, q, seed,
                  paths, b_start, b_end, n_steps, record_every, tol, max_norm, rec_step,
                  rec_theta, rec_loss, out_status, out_steps, out_nrec, out_loss)
 """
@@ -301,8 +305,13 @@ def runner_source(
             if pairs
             else ""
         )
+        # Per hyperparameter: 0 each lane's own, 1 held as a constant, 2 each lane's
+        # own and not zero (see _runner._lane_hp).
         held = tuple(
-            any(i == j and v is not None for i, v in pairs)
+            max(
+                (1 if v is not None else 2 for i, v in pairs if i == j),
+                default=0,
+            )
             for j in range(n_hp * n_players)
         )
         for per_lane in (False, True):
@@ -317,6 +326,7 @@ def runner_source(
                     holding=holding,
                     held=repr(held),
                     test=_test(pairs, "hps[b]"),
+                    hp_test=_test(pairs, "hp"),
                     uniform_check="" if per_lane else _UNIFORM_CHECK,
                     constants=_constants(pairs, "    "),
                     per_lane=per_lane,

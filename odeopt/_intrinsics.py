@@ -30,6 +30,9 @@ if numba.config.DISABLE_JIT:
             return np.zeros(shape)
         return numba.carray(pointer, shape, dtype)
 
+    def assume(condition):
+        return None
+
 else:
     from llvmlite import ir
     from numba import carray, types  # noqa: F401  (carray: the runners' import)
@@ -52,3 +55,20 @@ else:
 
         pointer = types.CPointer(types.float64)
         return pointer(types.StarArgTuple.from_types(sizes)), codegen
+
+    @intrinsic
+    def assume(typingctx, condition):
+        """``assume(c)``: tells LLVM that the boolean ``c`` holds (``llvm.assume``), so
+        that it folds later tests of it.  The caller has checked it: a false
+        assumption is undefined behaviour."""
+        if not isinstance(condition, types.Boolean):
+            return None
+
+        def codegen(context, builder, signature, args):
+            function = builder.module.declare_intrinsic(
+                "llvm.assume", fnty=ir.FunctionType(ir.VoidType(), [ir.IntType(1)])
+            )
+            builder.call(function, [args[0]])
+            return context.get_dummy_value()
+
+        return types.none(condition), codegen
