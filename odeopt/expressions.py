@@ -371,7 +371,7 @@ class _Builder:
             elif isinstance(node.op, ast.Mult):
                 result = left * right
             elif isinstance(node.op, ast.Div):
-                if right == 0:
+                if right.is_zero:
                     raise _fail("division by zero")
                 result = left / right
             else:
@@ -414,11 +414,11 @@ class _Builder:
             # |base|**exponent is sized before sympy computes it exactly
             if (
                 base.is_Number
-                and base != 0
+                and not base.is_zero
                 and float(exponent) * math.log10(abs(float(base))) > 308
             ):
                 raise _fail(f"{base}**{exponent} overflows float64")
-            if base == 0 and exponent < 0:
+            if base.is_zero and exponent < 0:
                 raise _fail("division by zero (0 to a negative power)")
         elif exponent.is_number and base.is_number:
             # e.g. 2**pi: numeric, but its size is checked numerically
@@ -553,7 +553,7 @@ def parse(text: str, params: Sequence[str] = ()) -> Parsed:
         coefficients.append(c)
     explicit = expression.subs(dict.fromkeys(sum_symbols, 0)) if sums else expression
     coordinates = {s for s in explicit.free_symbols if s.name.startswith("t")}
-    if not coordinates and all(c == 0 for c in coefficients):  # x - x + 1 too
+    if not coordinates and all(c.is_zero for c in coefficients):  # x - x + 1 too
         raise _fail("the formula has no variable (it is a constant)")
     for _, body, _ in sums:
         if not body.free_symbols & {builder.u, builder.v}:
@@ -1051,7 +1051,7 @@ def check_derivatives(bound, points: int = 24, seed: int = 0) -> int:
                 grad(x - e, p, gm)
                 if not (math.isfinite(fp) and math.isfinite(fm)):
                     continue
-                noise = 1e-7 * (abs(f) + 1.0) / h
+                noise = 1e-13 * (abs(f) + 1.0) / h  # rounding, a few hundred ulps
                 forward, backward = (fp - f) / h, (f - fm) / h
                 tol = 1e-4 * (1.0 + abs(g[j])) + noise
                 if abs(forward - backward) > 1e3 * h * (1.0 + abs(H[j, j])) + 2 * tol:
@@ -1066,7 +1066,7 @@ def check_derivatives(bound, points: int = 24, seed: int = 0) -> int:
                 if np.all(np.isfinite(gp)) and np.all(np.isfinite(gm)):
                     column = (gp - gm) / (2 * h)
                     scale = (
-                        1e-4 * (1.0 + np.abs(H[:, j])) + 1e-7 * (1.0 + np.abs(g)) / h
+                        1e-4 * (1.0 + np.abs(H[:, j])) + 1e-13 * (1.0 + np.abs(g)) / h
                     )
                     if np.any(np.abs(column - H[:, j]) > scale):
                         raise DerivativeError(
