@@ -720,8 +720,14 @@ def generate(parsed: Parsed) -> str:
     out += ["@kernel", "def grad(x, p, out):"]
     pre, texts = _block([*grad_g, *parsed.coefficients], ind)
     out += _loads([*grad_g, *parsed.coefficients], parsed, ind, parsed.bodies) + pre
+    # The first sum of a loss without explicit coordinates assigns each out[i] its
+    # first term instead of adding it to 0.0, which IEEE forbids LLVM to drop (as
+    # the built-in rosenbrock does: it sits on the step's chain of operations).
+    assign_first = not fixed and n_exp == 0
     if not fixed:
-        out += [f"{ind}n = x.shape[0]", f"{ind}for i in range({n_exp}, n):"]
+        out.append(f"{ind}n = x.shape[0]")
+    if not fixed and not assign_first:
+        out.append(f"{ind}for i in range({n_exp}, n):")
         out.append(f"{ind * 2}out[i] = 0.0")
     for j in range(n_exp):
         out.append(f"{ind}out[{j}] = {texts[j]}")
@@ -738,7 +744,17 @@ def generate(parsed: Parsed) -> str:
         coefficient = c_texts[j]
         out.append(f"{ind}for i in range({stop}):")
         out += _body_loads(pieces, parsed, ind * 2) + lines
-        out.append(f"{ind * 2}out[i] += {_times(coefficient, b_texts[0])}")
+        first = _times(coefficient, b_texts[0])
+        if j == 0 and assign_first:
+            if parsed.uses_next[j]:  # out[i] holds the previous i's second term
+                out.append(
+                    f"{ind * 2}out[i] = out[i] + ({first}) if i > 0 else {first}"
+                )
+                out.append(f"{ind * 2}out[i + 1] = {_times(coefficient, b_texts[1])}")
+            else:
+                out.append(f"{ind * 2}out[i] = {first}")
+            continue
+        out.append(f"{ind * 2}out[i] += {first}")
         if parsed.uses_next[j]:
             out.append(f"{ind * 2}out[i + 1] += {_times(coefficient, b_texts[1])}")
     out += ["", ""]

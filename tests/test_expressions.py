@@ -321,9 +321,11 @@ def test_a_forbidden_piece_anywhere_is_refused(formula, bad, data):
         parse(text)
 
 
-def test_n_dimensional_sums_against_numpy():
+@pytest.mark.parametrize("cross", [True, False])
+def test_n_dimensional_sums_against_numpy(cross):
     surface = from_expression(
-        "sum((i + 1)*x_i**2) + a*sum(cos(x_next - x_i)) + x0*x1",
+        "sum((i + 1)*x_i**2) + a*sum(cos(x_next - x_i))"
+        + (" + x0*x1" if cross else ""),
         params={"a": 0.5},
     )
     assert surface.dim is None
@@ -333,12 +335,12 @@ def test_n_dimensional_sums_against_numpy():
         x = rng.normal(size=dim)
         idx = np.arange(dim)
         d = x[1:] - x[:-1]
-        value = np.sum((idx + 1) * x**2) + 0.5 * np.sum(np.cos(d)) + x[0] * x[1]
+        value = np.sum((idx + 1) * x**2) + 0.5 * np.sum(np.cos(d)) + cross * x[0] * x[1]
         grad = 2 * (idx + 1) * x
         grad[:-1] += 0.5 * np.sin(d)
         grad[1:] -= 0.5 * np.sin(d)
-        grad[0] += x[1]
-        grad[1] += x[0]
+        grad[0] += cross * x[1]
+        grad[1] += cross * x[0]
         hess = np.diag(2.0 * (idx + 1))
         c = 0.5 * np.cos(d)
         for k in range(dim - 1):
@@ -346,8 +348,8 @@ def test_n_dimensional_sums_against_numpy():
             hess[k + 1, k + 1] -= c[k]
             hess[k, k + 1] += c[k]
             hess[k + 1, k] += c[k]
-        hess[0, 1] += 1
-        hess[1, 0] += 1
+        hess[0, 1] += cross
+        hess[1, 0] += cross
         assert bound.value(x) == pytest.approx(value, rel=1e-13)
         np.testing.assert_allclose(bound.grad(x), grad, rtol=1e-13, atol=1e-14)
         np.testing.assert_allclose(bound.hess(x), hess, rtol=1e-13, atol=1e-14)
