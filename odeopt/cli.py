@@ -41,6 +41,8 @@ class RegistryName(click.ParamType):
         )
 
     def convert(self, value, param, ctx):
+        if self.kind == "surface" and value.startswith("expr:"):
+            return value  # a formula: parsed (and refused) when it is used
         names = self._names()
         if value in names:
             return value

@@ -346,7 +346,8 @@ def _surface_of(traj: Trajectory) -> BoundSurface:
     from .stepper import resolve_surface
 
     meta = traj.meta
-    return resolve_surface(meta["surface"], traj.dim, meta.get("surface_params") or {})
+    name = meta.get("surface_expression") or meta["surface"]
+    return resolve_surface(name, traj.dim, meta.get("surface_params") or {})
 
 
 def plot_run(traj: Trajectory, surface: BoundSurface | None = None) -> Figure:
@@ -356,9 +357,11 @@ def plot_run(traj: Trajectory, surface: BoundSurface | None = None) -> Figure:
     figure = new_figure(11.5, 4.8)
     left, right = figure.subplots(1, 2, width_ratios=(1.15, 1))
     if surface.dim == 2:
-        contour(surface, left)
+        box = _run_box(surface, [traj])
+        contour(surface, left, bounds=box)
         path(traj, left)
-        _fit_view(left, traj, surface)
+        if box is None:
+            _fit_view(left, traj, surface)
         left.legend(loc="upper left", fontsize=7, framealpha=0.85)
     elif surface.dim == 1:  # θ against time shows barrier crossings at a glance
         left.plot(traj.t, traj.theta[:, 0], lw=1.4, label=label(traj), **style(0))
@@ -400,6 +403,20 @@ def plot_run(traj: Trajectory, surface: BoundSurface | None = None) -> Figure:
         fontsize=10,
     )
     return figure
+
+
+def _run_box(surface: BoundSurface, trajs: Sequence[Trajectory]):
+    """For a surface that declares no plot box (a formula given without bounds): a
+    box around the runs' points, else None (the surface's own box is used)."""
+    if not getattr(surface.surface, "auto_bounds", False):
+        return None
+    points = np.vstack([tr.theta[:, :2] for tr in trajs])
+    points = points[np.all(np.isfinite(points), axis=1)]
+    if not points.size:
+        return None
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = 0.15 * np.maximum(hi - lo, 0.2 * (1.0 + np.abs(lo) + np.abs(hi)))
+    return lo - pad, hi + pad
 
 
 def _fit_view(ax: Axes, traj: Trajectory, surface: BoundSurface) -> None:
@@ -600,10 +617,12 @@ def plot_compare(
     figure = new_figure(11.5, 4.8)
     left, right = figure.subplots(1, 2, width_ratios=(1.15, 1))
     if surface.dim == 2:
-        contour(surface, left)
+        box = _run_box(surface, trajs)
+        contour(surface, left, bounds=box)
         for i, traj in enumerate(trajs):
             path(traj, left, index=i)
-            _fit_view(left, traj, surface)
+            if box is None:
+                _fit_view(left, traj, surface)
         left.legend(loc="best", fontsize=7, framealpha=0.85)
     else:
         for i, traj in enumerate(trajs):
@@ -706,8 +725,9 @@ def animate(
     offset = min((m.value for m in surface.minima), default=0.0)
 
     if surface.dim == 2:
-        contour(surface, left, resolution=120)
-        for tr in trajs:
+        box = _run_box(surface, trajs)
+        contour(surface, left, bounds=box, resolution=120)
+        for tr in trajs if box is None else ():
             _fit_view(left, tr, surface)
     elif surface.dim == 1:  # the loss curve, widened to every point the runs visit
         lo, hi = surface.bounds

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 
 from .errors import UnknownNameError
 
+#: A surface name starting so is a loss formula (odeopt/expressions.py).
+EXPRESSION_PREFIX = "expr:"
+
 if TYPE_CHECKING:
     from .noise._base import NoiseModel
     from .optimizers._base import Optimizer
@@ -73,7 +76,15 @@ def _get(kind: str, table: dict, name: str):
 
 
 def get_surface(name: str) -> Surface:
-    """The surface registered as ``name``."""
+    """The surface registered as ``name``, or a formula ``"expr:..."``.
+
+    ``"expr:FORMULA"`` or ``"expr:FORMULA; a=1, b=2"`` (parameters with their
+    values) is parsed safely by :mod:`odeopt.expressions`.
+    """
+    if name.startswith(EXPRESSION_PREFIX):
+        from .expressions import surface_from_spec
+
+        return surface_from_spec(name)
     return _get("surface", surfaces(), name)
 
 

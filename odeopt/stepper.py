@@ -67,6 +67,11 @@ def resolve_surface(
     return surface.bind(dim, **dict(surface_params or {}))
 
 
+def _expression_meta(surface: BoundSurface) -> dict[str, str]:
+    spec = getattr(surface.surface, "spec", None)
+    return {} if spec is None or spec == surface.name else {"surface_expression": spec}
+
+
 def resolve_optimizer(
     optimizer: str | Optimizer | BoundOptimizer,
     surface: BoundSurface,
@@ -500,6 +505,8 @@ def run(
         if bound.lr_is_default
         else None,
         "surface": bound_surface.name,
+        # a formula surface under a name of its own: what rebuilds it on load
+        **_expression_meta(bound_surface),
         "surface_params": dict(bound_surface.params),
         "dim": bound_surface.dim,
         "x0": start.tolist(),

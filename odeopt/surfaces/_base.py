@@ -145,6 +145,29 @@ class Surface:
     references: str = ""
     symmetric: bool = True
 
+    @staticmethod
+    def from_expression(
+        text: str,
+        *,
+        params: dict[str, float] | None = None,
+        bounds: Any = None,
+        x0: Any = None,
+        minima: Any = None,
+        name: str | None = None,
+        dim: int | None = None,
+    ) -> Surface:
+        """A surface from a formula such as ``"(x**2 + y - 11)**2 + 0.1*y**4"``.
+
+        The text is parsed safely (never evaluated) and compiled like a surface
+        file; see :func:`odeopt.expressions.from_expression` for the arguments and
+        :mod:`odeopt.expressions` for what a formula may contain.
+        """
+        from ..expressions import from_expression
+
+        return from_expression(
+            text, params=params, bounds=bounds, x0=x0, minima=minima, name=name, dim=dim
+        )
+
     # -- kernels -------------------------------------------------------------------
     @property
     def kernels(self) -> ModuleType:
