@@ -41,14 +41,14 @@ class RegistryName(click.ParamType):
         )
 
     def convert(self, value, param, ctx):
+        from .registry import unknown_name
+
         if self.kind == "surface" and value.startswith("expr:"):
             return value  # a formula: parsed (and refused) when it is used
         names = self._names()
         if value in names:
             return value
-        self.fail(
-            f"unknown {self.kind} {value!r} (valid: {', '.join(names)})", param, ctx
-        )
+        self.fail(unknown_name(self.kind, value, names), param, ctx)
 
     def get_metavar(self, param, ctx=None):
         return "NAME"

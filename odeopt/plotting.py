@@ -43,6 +43,98 @@ PALETTE = (
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
 
+#: The largest magnitude drawn.  matplotlib's log tickers overflow on an axis that
+#: reaches about 1e290 (an OverflowError in its LogFormatter, matplotlib 3.11), and a
+#: value of 1e200 already says that the run ran away: larger values are masked, and
+#: the figure says how many (:func:`_note_hidden`).
+DRAWABLE = 1e200
+
+
+def _drawable(values) -> tuple[np.ndarray, int]:
+    """A copy of ``values`` with what cannot be drawn set to NaN, and how many.
+
+    Non-finite values and those beyond :data:`DRAWABLE` in magnitude are masked; for
+    an array of points (2-D) the whole point goes when one coordinate does.
+    """
+    v = np.array(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(v) | (np.abs(v) > DRAWABLE)
+    if v.ndim == 2:
+        bad = np.any(bad, axis=1)
+        v[bad, :] = np.nan
+    else:
+        v[bad] = np.nan
+    return v, int(np.count_nonzero(bad))
+
+
+def _note_hidden(ax: Axes, hidden: dict[str, int]) -> None:
+    """Say on the axes which values were masked as undrawable (nothing if none)."""
+    parts = [f"{n} {what if n > 1 else what[:-1]}" for what, n in hidden.items() if n]
+    if not parts:
+        return
+    ax.text(
+        0.99,
+        0.01,
+        "not drawn (not finite or beyond ±1e200, the run ran away): "
+        + ", ".join(parts),
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=6.5,
+        color="#D55E00",
+        wrap=True,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
+        zorder=10,
+    )
+
+
+def _symlog_ticks(ax: Axes, linthresh: float, low: float, high: float) -> None:
+    """Ticks for a symmetric log axis: 0 and at most about ten decades.
+
+    matplotlib's own locator ticks ``±linthresh`` and 0, a few pixels apart when the
+    axis spans a hundred decades, and its labels overprint.  These ticks stride
+    through the decades alike on both sides and leave the first stride next to the
+    linear range empty.
+    """
+    from matplotlib import ticker
+
+    bottom = np.log10(linthresh)
+    tops = [np.floor(np.log10(-low)) if low < -linthresh else None]
+    tops.append(np.floor(np.log10(high)) if high > linthresh else None)
+    decades = sum(top - bottom for top in tops if top is not None)
+    stride = max(1.0, np.ceil(decades / 9.0))
+    ticks = [0.0]
+    for sign, top in zip((-1.0, 1.0), tops, strict=True):
+        if top is not None:
+            exponents = np.arange(top, bottom + stride - 0.5, -stride)
+            ticks += [sign * 10.0**e for e in exponents]
+    ax.yaxis.set_major_locator(ticker.FixedLocator(sorted(ticks)))
+    ax.yaxis.set_minor_locator(ticker.NullLocator())
+
+
+def _loss_scale(ax: Axes, curves: Sequence[np.ndarray]) -> str:
+    """Set a log axis for positive loss gaps, a signed one when some fall below 0.
+
+    A loss gap that goes below zero (a loss under the reference value: a surface
+    unbounded below, or a run that left the minimum's basin) cannot be shown on a log
+    axis, and drawing its magnitude would show a fall as a rise.  Such panels get a
+    symmetric log axis (log in both directions, linear within ±``linthresh``, the
+    decade of the smallest non-zero gap drawn).  Returns the scale's description
+    for the axis label.
+    """
+    values = np.concatenate([np.ravel(c) for c in curves]) if curves else np.empty(0)
+    values = values[np.isfinite(values)]
+    if values.size and values.min() < 0:
+        smallest = np.abs(values[values != 0]).min()
+        linthresh = 10.0 ** np.floor(np.log10(max(smallest, 1e-300)))
+        ax.set_yscale("symlog", linthresh=linthresh)
+        _symlog_ticks(ax, linthresh, values.min(), values.max())
+        return f"symmetric log scale, linear within ±{linthresh:.0e}"
+    if np.any(values > 0):
+        ax.set_yscale("log")
+        return "log scale"
+    return ""
+
 
 def style(index: int) -> dict[str, Any]:
     """Colour and line style of the ``index``-th curve."""
@@ -222,13 +314,14 @@ def path(
 ) -> Axes:
     """Draw a trajectory (and its reference ODE curve) on a contour (or 1-D curve)."""
     st = style(index)
-    theta = traj.theta
+    theta = _drawable(traj.theta)[0]
     finite = np.all(np.isfinite(theta), axis=1)
     theta = theta[finite]
+    ref_theta = None if traj.ref_theta is None else _drawable(traj.ref_theta)[0]
     if markers is None:
         markers = len(theta) <= 300
     if traj.dim == 1:
-        loss = traj.loss[finite]
+        loss = _drawable(traj.loss)[0][finite]
         ax.plot(
             theta[:, 0],
             loss,
@@ -240,22 +333,22 @@ def path(
             label=label(traj),
         )
         _mark_start(ax, theta[0, 0], loss[0], st["color"])
-        if reference and traj.ref_theta is not None:
+        if reference and ref_theta is not None:
             ax.plot(
-                traj.ref_theta[:, 0],
-                traj.ref_loss,
+                ref_theta[:, 0],
+                _drawable(traj.ref_loss)[0],
                 color="k",
                 lw=1.5,
                 ls="--",
                 label=f"ODE: {traj.meta['model']['name']}",
             )
         return ax
-    if reference and traj.ref_theta is not None:
+    if reference and ref_theta is not None:
         # the ODE underneath, wide and light, so that the iterates stay visible on it
         model = traj.meta.get("model", {})
         ax.plot(
-            traj.ref_theta[:, 0],
-            traj.ref_theta[:, 1],
+            ref_theta[:, 0],
+            ref_theta[:, 1],
             color="white",
             lw=5.0,
             alpha=0.75,
@@ -297,10 +390,20 @@ def loss_curve(
     distance: bool = False,
     surface: BoundSurface | None = None,
 ) -> Axes:
-    """Loss (or distance to the nearest minimum) against ODE time or step, log scale."""
+    """Loss (or distance to the nearest minimum) against ODE time or step.
+
+    The loss is drawn as ``loss − min`` when the surface has known minima, else as
+    the loss itself, on a log axis while it stays above zero and on a symmetric log
+    axis (signed) once it goes below (see :func:`_loss_scale`).  Values that cannot
+    be drawn (a run that ran away) are masked and the panel says how many.
+    """
     ax = _axes(ax)
     if not isinstance(trajs, (list, tuple)):
         trajs = [trajs]
+    least = None
+    if surface is not None and surface.minima:
+        least = min(m.value for m in surface.minima)
+    curves, hidden = [], {"records": 0, "reference values": 0}
     for i, traj in enumerate(trajs):
         xs = traj.t if x == "t" else traj.step
         if distance:
@@ -310,35 +413,50 @@ def loss_curve(
                 )
             target = surface.nearest_minimum(traj.final_theta)
             target = surface.minima[0] if target is None else target
-            ys = np.linalg.norm(traj.theta - target.theta, axis=1)
+            with np.errstate(all="ignore"):
+                ys = np.linalg.norm(traj.theta - target.theta, axis=1)
         else:
-            ys = traj.loss - (
-                min(m.value for m in surface.minima)
-                if surface is not None and surface.minima
-                else 0.0
-            )
-        ax.plot(xs, np.abs(ys), lw=1.6, label=label(traj), **style(i))
+            ys = _gap(traj.loss, least)
+        ys, lost = _drawable(ys)
+        hidden["records"] += lost
+        ax.plot(xs, ys, lw=1.6, label=label(traj), **style(i))
+        curves.append(ys)
         if traj.ref_theta is not None and not distance:
-            base = ys - traj.loss
+            ref, lost = _drawable(_gap(traj.ref_loss, least))
+            hidden["reference values"] += lost
             ax.plot(
                 xs,
-                np.abs(traj.ref_loss + base),
+                ref,
                 color=style(i)["color"],
                 lw=1.0,
                 alpha=0.6,
                 ls=":",
                 label=f"ODE ({traj.meta['model']['name']})",
             )
-    positive = [line.get_ydata() for line in ax.get_lines()]
-    if any(np.any(np.asarray(y) > 0) for y in positive):
-        ax.set_yscale("log")
+            curves.append(ref)
+    scale = _loss_scale(ax, curves)
     ax.set_xlabel("ODE time t" if x == "t" else "step k")
     what = "distance to the minimum" if distance else "loss"
-    if not distance and surface is not None and surface.minima:
+    if not distance and least is not None:
         what = "loss − min"
-    ax.set_ylabel(what)
+    ax.set_ylabel(f"{what} ({scale})" if scale else what)
     ax.grid(which="both", alpha=0.3)
+    _note_hidden(ax, hidden)
     return ax
+
+
+def _gap(loss: np.ndarray, least: float | None) -> np.ndarray:
+    """``loss − least`` (the loss itself without a known minimum).
+
+    A gap below zero by no more than the rounding of the stored minimum's value
+    (1e-12 of it) is the minimum reached, drawn as 0 rather than as a fall below it.
+    """
+    if least is None:
+        return np.asarray(loss, dtype=float)
+    with np.errstate(all="ignore"):
+        gap = np.asarray(loss, dtype=float) - least
+        rounding = 1e-12 * max(1.0, abs(least))
+        return np.where((gap < 0) & (gap >= -rounding), 0.0, gap)
 
 
 def _surface_of(traj: Trajectory) -> BoundSurface:
@@ -364,11 +482,12 @@ def plot_run(traj: Trajectory, surface: BoundSurface | None = None) -> Figure:
             _fit_view(left, traj, surface)
         left.legend(loc="upper left", fontsize=7, framealpha=0.85)
     elif surface.dim == 1:  # θ against time shows barrier crossings at a glance
-        left.plot(traj.t, traj.theta[:, 0], lw=1.4, label=label(traj), **style(0))
+        theta = _drawable(traj.theta)[0]
+        left.plot(traj.t, theta[:, 0], lw=1.4, label=label(traj), **style(0))
         if traj.ref_theta is not None:
             left.plot(
                 traj.t,
-                traj.ref_theta[:, 0],
+                _drawable(traj.ref_theta)[0][:, 0],
                 color="k",
                 lw=1.0,
                 ls="--",
@@ -389,8 +508,9 @@ def plot_run(traj: Trajectory, surface: BoundSurface | None = None) -> Figure:
         left.legend(fontsize=7)
         left.grid(alpha=0.3)
     else:
+        theta = _drawable(traj.theta)[0]
         for i in range(min(surface.dim, 6)):
-            left.plot(traj.t, traj.theta[:, i], lw=1.2, label=f"θ{i}", **style(i))
+            left.plot(traj.t, theta[:, i], lw=1.2, label=f"θ{i}", **style(i))
         left.set_xlabel("ODE time t")
         left.set_ylabel("coordinates")
         left.legend(fontsize=7)
@@ -423,9 +543,12 @@ def _fit_view(ax: Axes, traj: Trajectory, surface: BoundSurface) -> None:
     """Widen the view if the path leaves the plot box (never shrink it)."""
     if surface.dim != 2:
         return
-    pts = traj.theta[np.all(np.isfinite(traj.theta), axis=1)]
+    pts = _drawable(traj.theta)[0]
     if traj.ref_theta is not None:
-        pts = np.vstack([pts, traj.ref_theta])
+        pts = np.vstack([pts, _drawable(traj.ref_theta)[0]])
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    if not len(pts):
+        return
     lo, hi = surface.bounds
     box_lo, box_hi = pts.min(axis=0), pts.max(axis=0)
     span = hi - lo
@@ -627,7 +750,8 @@ def plot_compare(
     else:
         for i, traj in enumerate(trajs):
             xs = traj.t if x == "t" else traj.step
-            left.plot(xs, traj.theta[:, 0], lw=1.4, label=label(traj), **style(i))
+            theta = _drawable(traj.theta)[0]
+            left.plot(xs, theta[:, 0], lw=1.4, label=label(traj), **style(i))
         left.set_xlabel("ODE time t" if x == "t" else "step k")
         left.set_ylabel("θ₀")
         left.legend(fontsize=7)
@@ -722,7 +846,7 @@ def animate(
     left, right = figure.subplots(1, 2, width_ratios=(1.15, 1))
     xs = [np.asarray(tr.t if x == "t" else tr.step, dtype=float) for tr in trajs]
     marks, shown = _frame_counts(trajs, xs, frames, pace)
-    offset = min((m.value for m in surface.minima), default=0.0)
+    offset = min((m.value for m in surface.minima), default=None)
 
     if surface.dim == 2:
         box = _run_box(surface, trajs)
@@ -776,19 +900,22 @@ def animate(
         )
         px, py = coords(tr.theta, tr.loss)
         _mark_start(left, px[0], py[0], st["color"])
-        gap = np.abs(tr.loss - offset)
+        gap = _drawable(_gap(tr.loss, offset))[0]
         (curve,) = right.plot([], [], lw=1.5, label=label(tr), **st)
         artists.append((tr, ref, line, head, curve, gap))
     left.legend(loc="upper left", fontsize=7, framealpha=0.85)
 
     finite = np.concatenate([a[-1][np.isfinite(a[-1])] for a in artists])
-    positive = finite[finite > 0]
     right.set_xlim(0.0, max(float(v[-1]) for v in xs) or 1.0)
-    if positive.size:
-        right.set_yscale("log")
+    scale = _loss_scale(right, [finite])
+    if scale.startswith("log"):
+        positive = finite[finite > 0]
         right.set_ylim(positive.min() / 2, positive.max() * 2)
+    elif scale:  # symmetric log: a decade beyond the ends, 0 kept in view
+        right.set_ylim(min(2.0 * finite.min(), 0.0), max(2.0 * finite.max(), 0.0))
     right.set_xlabel("ODE time t" if x == "t" else "step k")
-    right.set_ylabel("loss − min" if surface.minima else "loss")
+    what = "loss − min" if surface.minima else "loss"
+    right.set_ylabel(f"{what} ({scale})" if scale else what)
     right.grid(which="both", alpha=0.3)
     clock = right.set_title("", fontsize=9)
     figure.suptitle(

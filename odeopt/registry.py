@@ -67,12 +67,25 @@ def noise_models() -> dict[str, NoiseModel]:
     return dict(sorted(found.items()))
 
 
+def unknown_name(kind: str, name: str, names) -> str:
+    """``unknown surface 'rosenbrok'; did you mean 'rosenbrock'? (valid: ...)``.
+
+    The suggestion is the closest name by :func:`difflib.get_close_matches`
+    (Ratcliff–Obershelp similarity at least 0.6), when there is one.
+    """
+    import difflib
+
+    names = list(names)
+    close = difflib.get_close_matches(str(name), names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} (valid: {', '.join(names)})"
+
+
 def _get(kind: str, table: dict, name: str):
     try:
         return table[name]
     except KeyError:
-        valid = ", ".join(table)
-        raise UnknownNameError(f"unknown {kind} {name!r} (valid: {valid})") from None
+        raise UnknownNameError(unknown_name(kind, name, table)) from None
 
 
 def get_surface(name: str) -> Surface:

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,20 @@ MESSAGES = {
     Status.MAX_STEPS: "all requested steps taken",
     Status.DIVERGED: "state became non-finite or exceeded max_norm",
 }
+
+
+_NOT_A_RUN = "not a run saved by odeopt run --out"
+_COMPARE_TABLE = (
+    "a table written by odeopt compare --out, not a run; "
+    "this reads runs saved by odeopt run --out"
+)
+
+
+def _what_it_is(payload: Any) -> str:
+    """Why a JSON file read as a run is not one (a compare table, or other)."""
+    if isinstance(payload, dict) and {"rows", "align"} <= payload.keys():
+        return _COMPARE_TABLE
+    return f"no 'meta' record; {_NOT_A_RUN}"
 
 
 def check_output_path(
@@ -309,13 +324,22 @@ class Trajectory:
             )
         if not path.is_file():
             raise OutputError(f"cannot read {str(path)!r}: no such file")
+        where = f"cannot read {str(path)!r}"
         try:
             if suffix == ".npz":
-                with np.load(path, allow_pickle=False) as data:
+                # opened here, so that the file is closed when np.load fails
+                with (
+                    open(path, "rb") as handle,
+                    np.load(handle, allow_pickle=False) as data,
+                ):
+                    if "meta" not in data.files:
+                        raise OutputError(f"{where}: no 'meta' record; {_NOT_A_RUN}")
                     arrays = {k: data[k] for k in data.files if k != "meta"}
                     meta = json.loads(str(data["meta"]))
             elif suffix == ".json":
                 payload = json.loads(path.read_text())
+                if not isinstance(payload, dict) or "meta" not in payload:
+                    raise OutputError(f"{where}: {_what_it_is(payload)}")
                 meta = payload.pop("meta")
                 arrays = {
                     k: np.array(v, dtype=int if k == "step" else float)
@@ -323,16 +347,28 @@ class Trajectory:
                 }
             else:
                 arrays, meta = cls._read_csv(path)
+        except (zipfile.BadZipFile, EOFError):
+            raise OutputError(
+                f"{where}: not a complete .npz file (truncated, or not a zip archive)"
+            ) from None
         except (KeyError, ValueError, OSError) as error:
-            raise OutputError(f"cannot read {str(path)!r}: {error}") from None
-        return cls.from_arrays(arrays, meta)
+            if isinstance(error, OutputError):
+                raise
+            raise OutputError(f"{where}: {error}") from None
+        try:
+            return cls.from_arrays(arrays, meta)
+        except KeyError as error:
+            raise OutputError(f"{where}: no {error} array; {_NOT_A_RUN}") from None
 
     @staticmethod
     def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         with open(path) as handle:
             first = handle.readline()
             if not first.startswith("# meta: "):
-                raise ValueError("missing '# meta:' line")
+                table = first.startswith("optimizer,")  # the header compare writes
+                raise ValueError(
+                    _COMPARE_TABLE if table else f"no '# meta:' line; {_NOT_A_RUN}"
+                )
             meta = json.loads(first[len("# meta: ") :])
             header = handle.readline().strip().split(",")
             table = np.loadtxt(handle, delimiter=",", ndmin=2)

@@ -376,3 +376,33 @@ def test_odeopt_errors_are_one_line(capsys, monkeypatch, error, code):
     status, out, err = invoke(capsys, "run", "-o", "gd", "-s", "booth")
     assert status == code and out == ""
     assert err == "odeopt: error: bad input\n"
+
+
+def test_a_huge_dimension_is_refused_in_one_line(capsys):
+    code, out, err = invoke(
+        capsys, "run", "-o", "gd", "-s", "rosenbrock", "--dim", "10000000000000"
+    )
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "needs about" in err and "PB" in err and "this machine has" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "typo", "meant"),
+    [("-o", "adma", "adam"), ("-s", "rosenbrok", "rosenbrock")],
+)
+def test_an_unknown_name_suggests_the_close_one(capsys, option, typo, meant):
+    args = {"-o": "gd", "-s": "booth"}
+    args[option] = typo
+    code, out, err = invoke(capsys, "run", "-o", args["-o"], "-s", args["-s"])
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert f"did you mean {meant!r}?" in err and "valid:" in err
+
+
+def test_python_names_suggest_the_close_one_too():
+    with pytest.raises(odeopt.InputError, match="did you mean 'himmelblau'"):
+        odeopt.get_surface("himmelblua")
+    with pytest.raises(odeopt.InputError, match="valid:") as info:
+        odeopt.get_optimizer("zzzzzz")
+    assert "did you mean" not in str(info.value)

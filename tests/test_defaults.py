@@ -8,10 +8,12 @@ below (the saddles) are allowed to run away.
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.optimize
 
 import odeopt
 from odeopt.registry import optimizers, surfaces
+from odeopt.surfaces._base import LANCZOS_TOL
 
 PAIRS = [(o, s) for o in optimizers() for s in surfaces()]
 
@@ -76,3 +78,64 @@ def test_default_learning_rates_follow_the_stated_rules():
 def test_n_dimensional_surface_takes_its_dimension_from_x0():
     traj = odeopt.run("gd", "quadratic", x0=[1.0, 2.0, 3.0], steps=3)
     assert traj.theta.shape == (4, 3)
+
+
+def test_lanczos_curvature_equals_the_dense_rule_above_its_threshold():
+    # Independent: the rule written out with scipy's Rosenbrock Hessian (dense), at a
+    # dimension where odeopt uses Lanczos on Hessian-vector products instead
+    dim = 300
+    bound = odeopt.get_surface("rosenbrock").bind(dim)
+    lo, hi = bound.bounds
+    points = np.random.default_rng(0).uniform(lo, hi, size=(4096, dim))
+    points = np.vstack([points, bound.x0, np.ones(dim)])
+    level = scipy.optimize.rosen(bound.x0)
+    kept = [x for x in points if scipy.optimize.rosen(x) <= level]
+    worst = max(
+        np.max(np.abs(np.linalg.eigvalsh(scipy.optimize.rosen_hess(x)))) for x in kept
+    )
+    lanczos = bound._sublevel_curvature(method="lanczos")
+    dense = bound._sublevel_curvature(method="dense")
+    assert dense == pytest.approx(worst, rel=1e-12)
+    # ARPACK's stopping rule bounds the relative error by its tolerance
+    assert lanczos == pytest.approx(worst, rel=LANCZOS_TOL)
+    assert bound.curvature() == lanczos  # the default above 256 dimensions
+
+
+def rosen_tridiagonal(x):
+    """Rosenbrock's (a = 1, b = 100) Hessian as its diagonal and off-diagonal."""
+    diagonal = np.zeros_like(x)
+    diagonal[:-1] = 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    diagonal[1:] += 200
+    return diagonal, -400 * x[:-1]
+
+
+def test_default_lr_scales_to_a_large_dimension():
+    # the dense rule would hold 100 000² doubles (80 GB) for one Hessian
+    dim = 100_000
+    traj = odeopt.run("gd", "rosenbrock", dim=dim, steps=5, record_every=5)
+    # Independent: Rosenbrock's Hessian is tridiagonal; its extreme eigenvalues at
+    # the start and at the minimum (random points of the box lie far above the
+    # start's level in 10⁵ dimensions, so these are the points the rule keeps)
+    bound = odeopt.get_surface("rosenbrock").bind(dim)
+    probe = np.random.default_rng(1).normal(size=7)
+    diagonal, off = rosen_tridiagonal(probe)
+    np.testing.assert_allclose(
+        scipy.optimize.rosen_hess(probe),
+        np.diag(diagonal) + np.diag(off, 1) + np.diag(off, -1),
+    )
+    worst = 0.0
+    for x in (bound.x0, np.ones(dim)):
+        diagonal, off = rosen_tridiagonal(x)
+        for i in (0, dim - 1):
+            (value,) = scipy.linalg.eigvalsh_tridiagonal(
+                diagonal, off, select="i", select_range=(i, i)
+            )
+            worst = max(worst, abs(value))
+    lr = traj.meta["hyperparameters"]["lr"]
+    assert lr == pytest.approx(1.0 / worst, rel=LANCZOS_TOL)
+    assert traj.status is odeopt.Status.MAX_STEPS
+
+
+def test_a_dimension_the_machine_cannot_hold_is_refused_up_front():
+    with pytest.raises(odeopt.InputError, match=r"--dim 10000000000000 needs about"):
+        odeopt.get_surface("rosenbrock").bind(10**13)

@@ -263,3 +263,121 @@ def test_save_animation_reports_each_frame(tmp_path):
         progress=lambda done, total: calls.append((done, total)),
     )
     assert calls == [(j, 5) for j in range(1, 6)]
+
+
+# -- runs that run away, losses below the reference ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def runaway():
+    # gd on x² − y² leaves the saddle along y: |y| doubles each step (lr 0.5), so the
+    # loss −y² falls to about −3e200 and the reference ODE to about −1e292
+    return odeopt.run("gd", "saddle", steps=2000, reference=True)
+
+
+def loss_panel(figure):
+    return figure.axes[1]  # the path's panel, the loss panel, then the colour bar
+
+
+def test_a_runaway_run_is_drawn_and_says_what_is_not(runaway, tmp_path):
+    assert runaway.status.value == "diverged"
+    figure = plotting.plot_run(runaway)
+    assert_image(plotting.save(figure, tmp_path / "x.png"), ".png")
+    ax = loss_panel(figure)
+    # the loss falls below 0 (the saddle has no minimum: 0 is the reference): the
+    # axis is signed, and the drawn values are the loss itself, not its magnitude
+    assert ax.get_yscale() == "symlog"
+    drawn = np.concatenate([line.get_ydata() for line in ax.get_lines()])
+    x, y = runaway.meta["x0"]
+    assert np.nanmin(drawn) < -1e100 and np.nanmax(drawn) == x * x - y * y
+    first = ax.get_lines()[0].get_ydata()
+    finite = np.isfinite(first)
+    np.testing.assert_array_equal(first[finite], runaway.loss[finite])
+    # the reference's values past the drawable range are masked, and the figure says so
+    assert np.nanmin(np.abs(drawn)) >= 0 and np.nanmax(np.abs(drawn)) <= 1e200
+    notes = " ".join(t.get_text() for a in figure.axes for t in a.texts)
+    assert "not drawn" in notes
+    lost = np.sum(np.abs(runaway.ref_loss) > 1e200)
+    assert lost > 0 and f"{lost} " in notes
+
+
+def test_cli_draws_a_runaway_run_and_its_redraw(capsys, tmp_path):
+    saved, picture = tmp_path / "x.npz", tmp_path / "x.png"
+    code, out, err = invoke(
+        capsys,
+        *("run", "-o", "gd", "-s", "saddle", "--reference"),
+        *("--out", str(saved), "--plot", str(picture)),
+    )
+    assert code == 0 and err == ""
+    assert "diverged" in out and "drawn" in out
+    assert_image(picture, ".png")
+    code, out, err = invoke(
+        capsys, "plot", str(saved), "--plot", str(tmp_path / "p.png")
+    )
+    assert code == 0 and err == ""
+    assert_image(tmp_path / "p.png", ".png")
+    code, out, err = invoke(
+        capsys,
+        *("compare", "-o", "gd", "-o", "momentum", "-s", "saddle", "--reference"),
+        *("--steps", "500", "--plot", str(tmp_path / "c.png")),
+    )
+    assert code == 0 and err == ""
+    assert_image(tmp_path / "c.png", ".png")
+
+
+def test_loss_below_the_minimum_is_drawn_signed():
+    # momentum slides out of McCormick's box, where the loss falls far below the
+    # global minimum −1.9133 (McCormick 1976; Surjanovic & Bingham's value)
+    traj = odeopt.run("momentum", "mccormick", steps=3000)
+    least = -1.9132229549810367
+    assert traj.loss.min() < least - 100
+    ax = plotting.loss_curve(traj, surface=odeopt.get_surface("mccormick").bind())
+    assert ax.get_yscale() == "symlog"
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), traj.loss - least)
+    assert "loss − min" in ax.get_ylabel() and "symmetric log" in ax.get_ylabel()
+
+
+def test_loss_above_the_minimum_keeps_the_log_axis(himmelblau_run):
+    ax = plotting.loss_curve(
+        himmelblau_run, surface=odeopt.get_surface("himmelblau").bind()
+    )
+    assert ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), himmelblau_run.loss)
+
+
+# -- saved files that are not runs --------------------------------------------------
+
+
+def test_cli_plot_of_a_truncated_file_is_one_line(capsys, tmp_path):
+    saved = tmp_path / "r.npz"
+    odeopt.run("gd", "booth", steps=50).save(saved)
+    data = saved.read_bytes()
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(data[: len(data) // 2])
+    code, out, err = invoke(capsys, "plot", str(bad))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "bad.npz" in err and "not a complete" in err
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_cli_plot_of_a_compare_table_is_one_line(capsys, tmp_path):
+    table = tmp_path / "c.json"
+    code, _, _ = invoke(
+        capsys,
+        "compare",
+        "-o",
+        "gd",
+        "-s",
+        "booth",
+        "--steps",
+        "20",
+        "--out",
+        str(table),
+    )
+    assert code == 0
+    code, out, err = invoke(capsys, "plot", str(table))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "compare" in err and "odeopt run --out" in err
+    assert not (tmp_path / "c.png").exists()
