@@ -342,10 +342,20 @@ def loss_curve(
 
 
 def _surface_of(traj: Trajectory) -> BoundSurface:
-    """The surface a run was made on, bound again from its ``meta``."""
+    """The surface a run was made on: its problem's, else bound again from ``meta``
+    (a saved run whose surface is not registered names it only)."""
+    if traj.problem is not None:
+        return traj.problem.surface
+    from .errors import UnknownNameError
+    from .registry import surface_names
     from .stepper import resolve_surface
 
     meta = traj.meta
+    if meta.get("surface") not in surface_names():
+        raise UnknownNameError(
+            f"the saved run's surface {meta.get('surface')!r} is not registered: "
+            "give it as surface= (its bound Surface) to draw the run"
+        )
     return resolve_surface(meta["surface"], traj.dim, meta.get("surface_params") or {})
 
 
@@ -505,7 +515,11 @@ def lyapunov_values(
 
     meta = traj.meta
     name = meta.get("model", {}).get("name")
-    optimizer = get_optimizer(meta["optimizer"])
+    optimizer = (
+        traj.problem.optimizer.optimizer
+        if traj.problem is not None
+        else get_optimizer(meta["optimizer"])
+    )
     model = next((m for m in optimizer.models if m.name == name), None)
     if model is None or model.lyapunov is None:
         have = sorted(

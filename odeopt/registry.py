@@ -67,9 +67,15 @@ def noise_models() -> dict[str, NoiseModel]:
 def _get(kind: str, table: dict, name: str):
     try:
         return table[name]
-    except KeyError:
+    except (KeyError, TypeError):
+        from difflib import get_close_matches
+
         valid = ", ".join(table)
-        raise UnknownNameError(f"unknown {kind} {name!r} (valid: {valid})") from None
+        close = get_close_matches(str(name), list(table), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UnknownNameError(
+            f"unknown {kind} {name!r} ({hint}valid: {valid})"
+        ) from None
 
 
 def get_surface(name: str) -> Surface:
