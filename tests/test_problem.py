@@ -127,6 +127,9 @@ def test_batch_rows_equal_the_runs_of_their_problems():
         {"lr": 0.01, "momentum": 0.5}], steps=400, noise="iso:0.5", seed=7,
     )  # fmt: skip
     np.testing.assert_array_equal(names.final_theta, batch.final_theta)
+    np.testing.assert_array_equal(
+        odeopt.run(names.problem_of(2, 1)).final_theta, names.final_theta[1, 2]
+    )
     # a problem alone is one trajectory: its own start on its own path
     alone = odeopt.run_batch(problem.replace(path=5))
     single = odeopt.run(problem.replace(path=5))
