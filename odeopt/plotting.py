@@ -353,8 +353,8 @@ def _surface_of(traj: Trajectory) -> BoundSurface:
     meta = traj.meta
     if meta.get("surface") not in surface_names():
         raise UnknownNameError(
-            f"the saved run's surface {meta.get('surface')!r} is not registered: "
-            "give it as surface= (its bound Surface) to draw the run"
+            f"the saved run's surface {meta.get('surface')!r} is not registered "
+            "(draw it from Python: plotting.plot_run(traj, bound_surface))"
         )
     return resolve_surface(meta["surface"], traj.dim, meta.get("surface_params") or {})
 
