@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "run": "stepper",
+    "Problem": "_problem",
+    "problem": "_problem",
     "run_batch": "stepper",
     "BatchResult": "stepper",
     "Trajectory": "trajectory",
@@ -59,6 +61,7 @@ __all__ = [
     "Optimizer",
     "OutputError",
     "Param",
+    "Problem",
     "RunError",
     "Status",
     "Surface",
@@ -69,6 +72,7 @@ __all__ = [
     "get_optimizer",
     "get_surface",
     "optimizer_names",
+    "problem",
     "run",
     "run_batch",
     "surface_names",
@@ -106,6 +110,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from ._problem import Problem, problem
     from .errors import (
         HyperparameterError,
         InputError,

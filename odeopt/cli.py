@@ -331,23 +331,26 @@ def _surface_values(surface: str, surface_params) -> dict[str, Any]:
     return values
 
 
-def _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0):
-    """Bind the surface and the optimizer from command-line strings (InputError)."""
-    from .registry import get_optimizer, get_surface
+def _bind(
+    optimizer, surface, lr, momentum, params, surface_params, dim, x0, **settings
+):
+    """The problem from command-line strings (InputError); ``settings`` are the
+    run settings :func:`odeopt.problem` takes (steps, tol, model, init ...)."""
+    from ._problem import problem
     from .surfaces._base import SurfaceError
 
-    surface_spec = get_surface(surface)
     values = _surface_values(surface, surface_params)
     if dim is not None and dim < 1:
         raise SurfaceError(f"--dim must be >= 1, got {dim}")
-    start = _parse_x0(x0)
-    if dim is None and start is not None and surface_spec.dim is None:
-        dim = len(start)  # an n-D surface takes its dimension from --x0
-    bound_surface = surface_spec.bind(dim, **values)
-    bound = get_optimizer(optimizer).bind(
-        bound_surface, **_collect_hyperparameters(lr, momentum, params)
+    return problem(
+        optimizer,
+        surface,
+        x0=_parse_x0(x0),
+        dim=dim,
+        surface_params=values,
+        **settings,
+        **_collect_hyperparameters(lr, momentum, params),
     )
-    return bound, bound_surface, start
 
 
 def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
@@ -574,9 +577,24 @@ def run_command(
     """
     from .trajectory import check_output_path
 
-    bound, bound_surface, start = _bind(
-        optimizer, surface, lr, momentum, params, surface_params, dim, x0
+    # The problem checks the start and every setting before anything is compiled.
+    problem = _bind(
+        optimizer,
+        surface,
+        lr,
+        momentum,
+        params,
+        surface_params,
+        dim,
+        x0,
+        steps=steps,
+        record_every=record_every,
+        tol=tol,
+        max_norm=max_norm,
+        model=model,
+        init=init,
     )
+    bound, bound_surface = problem.optimizer, problem.surface
     out_path = str(check_output_path(out)) if out is not None else None
     plot_path = _check_plot_path(plot)
 
@@ -584,17 +602,8 @@ def run_command(
 
     callback, bar = _progress_callback(steps, quiet or as_json)
     try:
-        # run() validates the start and every setting before it compiles anything.
         traj = run(
-            bound,
-            bound_surface,
-            x0=start,
-            steps=steps,
-            record_every=record_every,
-            tol=tol,
-            max_norm=max_norm,
-            model=model,
-            init=init,
+            problem,
             reference=reference,
             method=method,
             rtol=rtol,
@@ -698,19 +707,18 @@ def check_command(
     from .check import check_order
     from .reference import check_method
 
-    bound, bound_surface, start = _bind(
-        optimizer, surface, lr, momentum, params, surface_params, dim, x0
-    )
+    # The model and start-up are checked by check_order, at its own levels.
+    problem = _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0)
     check_method(method, rtol, atol)
     result = check_order(
-        bound.optimizer,
-        bound_surface,
+        problem.optimizer.optimizer,
+        problem.surface,
         model=model,
         init=init,
         horizon=horizon,
         levels=levels,
         tolerance=tolerance,
-        x0=start,
+        x0=problem.x0,
         method=method,
         rtol=rtol,
         atol=atol,

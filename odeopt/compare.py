@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ._problem import problem, resolve_surface
 from .optimizers._base import HyperparameterError
 from .registry import get_optimizer
-from .stepper import RunError, check_start, resolve_surface, run
+from .stepper import RunError, run
 from .surfaces._base import BoundSurface
 from .trajectory import Trajectory, atomic_output, check_output_path, dumps
 
@@ -116,7 +117,6 @@ def compare(
     if not tol > 0:
         raise RunError(f"tol must be > 0, got {tol}")
     bound_surface = resolve_surface(surface, dim, surface_params, x0)
-    start = check_start(x0, bound_surface)
     hyperparameters = dict(hyperparameters or {})
     specs = [get_optimizer(name) for name in optimizers]
     unused = [k for k in hyperparameters if not any(k in s.names() for s in specs)]
@@ -124,30 +124,30 @@ def compare(
         raise HyperparameterError(
             f"no optimizer given has hyperparameter {unused[0]!r}"
         )
-    bounds = []
-    for spec in specs:
-        own = {k: v for k, v in hyperparameters.items() if k in spec.names()}
-        bounds.append(spec.bind(bound_surface, **own))
+    problems = [
+        problem(
+            spec,
+            bound_surface,
+            x0=x0,
+            steps=steps,
+            **{k: v for k, v in hyperparameters.items() if k in spec.names()},
+        )
+        for spec in specs
+    ]
     horizon = None
     trajs = []
-    for bound in bounds:
+    for each in problems:
         n = steps
         if align == "time":
+            bound = each.optimizer
             model = bound.optimizer.default_model
             if horizon is None:
                 horizon = float(model.step_times(np.array([steps]), bound.full_hp)[0])
             h = float(model.step_times(np.array([1]), bound.full_hp)[0])
             n = max(1, round(horizon / h))
-        trajs.append(
-            run(
-                bound,
-                bound_surface,
-                x0=start,
-                steps=n,
-                reference=reference,
-                record_every=max(1, n // 20_000),
-            )
-        )
+        each = each.replace(steps=n, record_every=max(1, n // 20_000))
+        trajs.append(run(each, reference=reference))
+    bounds = [each.optimizer for each in problems]
     floor = min((m.value for m in bound_surface.minima), default=0.0)
     rows = []
     for bound, traj in zip(bounds, trajs, strict=True):

@@ -23,9 +23,11 @@ from typing import Any
 import numpy as np
 
 from . import plotting
+from ._problem import Problem, resolve_surface
+from ._problem import problem as pose
 from .errors import InputError, UnknownNameError
 from .registry import get_optimizer, optimizer_names, surface_names
-from .stepper import resolve_surface, run
+from .stepper import run
 from .trajectory import Trajectory
 
 
@@ -97,6 +99,16 @@ class Explorer:
             hp["momentum"] = float(self.settings["momentum"])
         return hp
 
+    def problem(self) -> Problem:
+        """The problem the settings pose (what :meth:`update` runs)."""
+        return pose(
+            self.settings["optimizer"],
+            self.settings["surface"],
+            steps=self.settings["steps"],
+            max_norm=1e6,
+            **self.hyperparameters(),
+        )
+
     def default_lr(self) -> float:
         """The optimizer's default learning rate on the current surface."""
         spec = get_optimizer(self.settings["optimizer"])
@@ -124,16 +136,9 @@ class Explorer:
                 f"not one (valid: {', '.join(drawable_surfaces())})"
             )
         self.settings.update(changes)
-        surface = resolve_surface(self.settings["surface"])
-        self.trajectory = run(
-            self.settings["optimizer"],
-            surface,
-            steps=self.settings["steps"],
-            reference=self.settings["reference"],
-            max_norm=1e6,
-            **self.hyperparameters(),
-        )
-        self._draw(surface, self.trajectory)
+        posed = self.problem()
+        self.trajectory = run(posed, reference=self.settings["reference"])
+        self._draw(posed.surface, self.trajectory)
         return self.trajectory
 
     @property

@@ -460,11 +460,21 @@ def _gap(loss: np.ndarray, least: float | None) -> np.ndarray:
 
 
 def _surface_of(traj: Trajectory) -> BoundSurface:
-    """The surface a run was made on, bound again from its ``meta``."""
+    """The surface a run was made on: its problem's, else bound again from ``meta``
+    (a saved run whose surface is not registered names it only)."""
+    if traj.problem is not None:
+        return traj.problem.surface
+    from .errors import UnknownNameError
+    from .registry import surface_names
     from .stepper import resolve_surface
 
     meta = traj.meta
-    name = meta.get("surface_expression") or meta["surface"]
+    name = meta.get("surface_expression") or meta.get("surface")
+    if not str(name).startswith("expr:") and name not in surface_names():
+        raise UnknownNameError(
+            f"the saved run's surface {name!r} is not registered "
+            "(draw it from Python: plotting.plot_run(traj, bound_surface))"
+        )
     return resolve_surface(name, traj.dim, meta.get("surface_params") or {})
 
 
@@ -645,7 +655,11 @@ def lyapunov_values(
 
     meta = traj.meta
     name = meta.get("model", {}).get("name")
-    optimizer = get_optimizer(meta["optimizer"])
+    optimizer = (
+        traj.problem.optimizer.optimizer
+        if traj.problem is not None
+        else get_optimizer(meta["optimizer"])
+    )
     model = next((m for m in optimizer.models if m.name == name), None)
     if model is None or model.lyapunov is None:
         have = sorted(

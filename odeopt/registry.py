@@ -84,8 +84,8 @@ def unknown_name(kind: str, name: str, names) -> str:
 def _get(kind: str, table: dict, name: str):
     try:
         return table[name]
-    except KeyError:
-        raise UnknownNameError(unknown_name(kind, name, table)) from None
+    except (KeyError, TypeError):
+        raise UnknownNameError(unknown_name(kind, str(name), table)) from None
 
 
 def get_surface(name: str) -> Surface:

@@ -7,15 +7,31 @@ every ``record_every``-th state, and reports divergence as a status code.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import _codegen
+from ._problem import (
+    DEFAULT_INIT,
+    DEFAULT_MAX_NORM,
+    DEFAULT_STEPS,
+    INITS,
+    Problem,
+    check_init,
+    check_seed,
+    check_start,
+    model_meta,
+    problem,
+    resolve_noise,
+    resolve_optimizer,
+    resolve_surface,
+)
 from ._random import MAX_PATH, MAX_SEED
 from .errors import RunError
 from .noise._base import BoundNoise, NoiseModel
@@ -26,15 +42,33 @@ from .optimizers._base import (
     Optimizer,
     effective_gradient,
 )
-from .registry import get_noise, get_optimizer, get_surface
+from .registry import get_optimizer
 from .surfaces._base import BoundSurface, Surface
 from .trajectory import Status, Trajectory
 
-DEFAULT_STEPS = 10_000
-#: Start-ups: PyTorch's empty buffers, or the model's consistent two-step start.
-INITS = ("pytorch", "consistent")
-DEFAULT_INIT = "pytorch"
-DEFAULT_MAX_NORM = 1e100
+# The binding helpers live with Problem; their historical names stay importable here.
+__all__ = [
+    "DEFAULT_INIT",
+    "DEFAULT_MAX_NORM",
+    "DEFAULT_STEPS",
+    "INITS",
+    "RECORD_MEMORY_CAP",
+    "BatchResult",
+    "HyperparameterError",
+    "Problem",
+    "RunError",
+    "check_init",
+    "check_seed",
+    "check_start",
+    "choose_record_every",
+    "model_meta",
+    "resolve_noise",
+    "resolve_optimizer",
+    "resolve_surface",
+    "run",
+    "run_batch",
+]
+
 #: Recorded arrays are kept under this size; beyond it record_every is raised.
 RECORD_MEMORY_CAP = 256 * 2**20
 _CHUNK = 2**20  # steps between progress updates
@@ -44,109 +78,6 @@ _STATUS = {
     _codegen.CONVERGED: Status.CONVERGED,
     _codegen.DIVERGED: Status.DIVERGED,
 }
-
-
-def resolve_surface(
-    surface: str | Surface | BoundSurface,
-    dim: int | None = None,
-    surface_params: Mapping[str, Any] | None = None,
-    x0: Any = None,
-) -> BoundSurface:
-    """A bound surface from a name, a :class:`Surface` or a :class:`BoundSurface`.
-
-    An n-dimensional surface given no ``dim`` takes the length of ``x0``.
-    """
-    if isinstance(surface, BoundSurface):
-        if dim is not None or surface_params:
-            raise RunError("give dim and surface_params to Surface.bind, not run")
-        return surface
-    if isinstance(surface, str):
-        surface = get_surface(surface)
-    if dim is None and x0 is not None and surface.dim is None:
-        dim = int(np.size(x0))  # an n-D surface takes its dimension from the start
-    return surface.bind(dim, **dict(surface_params or {}))
-
-
-def _expression_meta(surface: BoundSurface) -> dict[str, str]:
-    spec = getattr(surface.surface, "spec", None)
-    return {} if spec is None or spec == surface.name else {"surface_expression": spec}
-
-
-def resolve_optimizer(
-    optimizer: str | Optimizer | BoundOptimizer,
-    surface: BoundSurface,
-    hyperparameters: Mapping[str, Any],
-) -> BoundOptimizer:
-    """A bound optimizer from a name or an :class:`Optimizer` plus hyperparameters."""
-    if isinstance(optimizer, BoundOptimizer):
-        if hyperparameters:
-            raise HyperparameterError("give hyperparameters to Optimizer.bind, not run")
-        return optimizer
-    if isinstance(optimizer, str):
-        optimizer = get_optimizer(optimizer)
-    return optimizer.bind(surface, **hyperparameters)
-
-
-def resolve_noise(
-    noise: str | NoiseModel | BoundNoise | None,
-    surface: BoundSurface,
-    batch_size: int | None = None,
-) -> BoundNoise | None:
-    """Bound gradient noise from ``"iso:0.5"``-style text, a model or a bound model.
-
-    ``batch_size`` (default 1) divides the noise's covariance; it needs a noise model.
-    """
-    if noise is None:
-        if batch_size is not None:
-            raise RunError("batch_size needs a noise model (noise='iso:0.5', ...)")
-        return None
-    if isinstance(noise, BoundNoise):
-        if batch_size is not None:
-            raise RunError("give batch_size to NoiseModel.bind, not run")
-        if noise.dim != surface.dim:
-            raise RunError(
-                f"the noise is bound for dimension {noise.dim}, the surface has "
-                f"{surface.dim}"
-            )
-        bound = noise
-    elif isinstance(noise, NoiseModel):
-        bound = noise.bind(surface.dim, 1 if batch_size is None else batch_size)
-    elif isinstance(noise, str):
-        model = get_noise(noise.partition(":")[0].strip())
-        bound = model.parse(noise, surface.dim, 1 if batch_size is None else batch_size)
-    else:
-        raise TypeError(
-            f"noise must be text such as 'iso:0.5', a NoiseModel or a BoundNoise, "
-            f"got {type(noise).__name__}"
-        )
-    return bound
-
-
-def check_seed(value: Any, name: str, largest: int) -> int:
-    """A seed or path number: a whole number in [0, largest]."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise RunError(f"{name} must be a whole number, got {value!r}")
-    if not 0 <= int(value) <= largest:
-        raise RunError(f"{name} must be in [0, {largest}], got {value}")
-    return int(value)
-
-
-def check_start(x0: Any, surface: BoundSurface) -> np.ndarray:
-    """The start point as a float array of the surface's dimension."""
-    if x0 is None:
-        return surface.x0.copy()
-    try:
-        start = np.array(x0, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise RunError(f"x0 must be {surface.dim} numbers, got {x0!r}") from None
-    if start.shape[0] != surface.dim:
-        raise RunError(
-            f"x0 has {start.shape[0]} numbers but surface {surface.name} has dimension "
-            f"{surface.dim}"
-        )
-    if not np.all(np.isfinite(start)):
-        raise RunError(f"x0 must be finite, got {start.tolist()}")
-    return start
 
 
 def choose_record_every(
@@ -192,13 +123,6 @@ def initial_aux(bound: BoundOptimizer) -> np.ndarray:
 
 # The noise parameters of a noiseless run (the runner reads none).
 _NO_NOISE_Q = np.zeros(1)
-
-
-def check_init(init: str) -> str:
-    """Validate an ``init`` name (RunError with the valid choices)."""
-    if init not in INITS:
-        raise RunError(f"unknown init {init!r} (valid: {', '.join(INITS)})")
-    return init
 
 
 def previous_point(
@@ -300,29 +224,55 @@ def _versions() -> dict[str, str]:
     }
 
 
-def model_meta(
-    bound: BoundOptimizer, model_name: str | None = None, init: str = DEFAULT_INIT
-) -> dict[str, Any]:
-    """The model's description and ODE parameters, for metadata and summaries.
+# run()'s keyword arguments that a Problem holds, with their defaults.
+_PROBLEM_DEFAULTS = {
+    "x0": None,
+    "steps": DEFAULT_STEPS,
+    "record_every": None,
+    "tol": 0.0,
+    "max_norm": DEFAULT_MAX_NORM,
+    "dim": None,
+    "surface_params": None,
+    "model": None,
+    "init": DEFAULT_INIT,
+    "noise": None,
+    "batch_size": None,
+    "seed": 0,
+    "path": 0,
+}
 
-    The declared order is the one for this start-up (``init``).
+
+def _as_problem(
+    optimizer: Any, surface: Any, settings: dict[str, Any], hyperparameters: dict
+) -> Problem:
+    """The problem of a call: the one given, or one bound from the arguments.
+
+    With a :class:`Problem` the settings it holds must be left out (they would be
+    ignored otherwise); it is changed with :meth:`Problem.replace`.
     """
-    model = bound.optimizer.model(model_name)
-    return {
-        "name": model.name,
-        "ode": model.ode,
-        "time": model.time,
-        "scheme": model.scheme,
-        "order": model.declared_order({**bound.full_hp, "init": init}),
-        "state": list(model.state),
-        "parameters": model.parameters(bound.full_hp),
-        "note": model.note,
-    }
+    if not isinstance(optimizer, Problem):
+        if surface is None:
+            raise RunError("give a surface (or a Problem alone)")
+        return problem(optimizer, surface, **settings, **hyperparameters)
+    if surface is not None:
+        raise RunError("a Problem holds its surface: give the problem alone")
+    given = [
+        k
+        for k, v in settings.items()
+        if v is not _PROBLEM_DEFAULTS[k]
+        and (k == "x0" or isinstance(v, np.ndarray) or v != _PROBLEM_DEFAULTS[k])
+    ] + list(hyperparameters)
+    if given:
+        raise RunError(
+            f"a Problem holds its settings: change them with "
+            f"problem.replace({given[0]}=...), not as arguments of the run"
+        )
+    return optimizer
 
 
 def run(
-    optimizer: str | Optimizer | BoundOptimizer,
-    surface: str | Surface | BoundSurface,
+    optimizer: str | Optimizer | BoundOptimizer | Problem,
+    surface: str | Surface | BoundSurface | None = None,
     *,
     x0: Sequence[float] | np.ndarray | None = None,
     steps: int = DEFAULT_STEPS,
@@ -346,10 +296,16 @@ def run(
 ) -> Trajectory:
     """Run a discrete optimizer on a surface with a jitted, cached stepper.
 
+    ``run(problem)`` runs a :class:`~odeopt.Problem` (:func:`odeopt.problem`); the
+    other forms bind one from their arguments first, the same way, so
+    ``run(odeopt.problem(o, s, **kw))`` and ``run(o, s, **kw)`` give the same bits.
+
     Parameters
     ----------
-    optimizer : str or Optimizer or BoundOptimizer
-        ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"`` ...
+    optimizer : str or Optimizer or BoundOptimizer or Problem
+        ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"`` ...; or
+        a whole problem, given alone (then only ``reference``, ``method``, ``rtol``,
+        ``atol`` and ``progress`` may be given besides).
     surface : str or Surface or BoundSurface
         ``"rosenbrock"``, ``"quadratic"`` ...
     x0 : array_like, shape (dim,), optional
@@ -397,25 +353,47 @@ def run(
     Returns
     -------
     Trajectory
+        With ``problem``, the problem it ran.
     """
-    bound_surface = resolve_surface(surface, dim, surface_params, x0)
-    bound = resolve_optimizer(optimizer, bound_surface, hyperparameters)
-    start = check_start(x0, bound_surface)
-    bound_noise = resolve_noise(noise, bound_surface, batch_size)
-    seed = check_seed(seed, "seed", MAX_SEED)
-    path = check_seed(path, "path", MAX_PATH)
-    if int(steps) < 0:
-        raise RunError(f"steps must be >= 0, got {steps}")
-    steps = int(steps)
-    if not (tol >= 0.0 and np.isfinite(tol)):
-        raise RunError(f"tol must be a finite number >= 0, got {tol}")
-    if not max_norm > 0.0:
-        raise RunError(f"max_norm must be > 0, got {max_norm}")
-    chosen_model = bound.optimizer.model(model)
-    check_init(init)
-    # the model's parameters are validated (and its order read) before any stepping
-    chosen_meta = model_meta(bound, chosen_model.name, init)
-    every, record_note = choose_record_every(steps, bound_surface.dim, record_every)
+    settings = {
+        "x0": x0, "steps": steps, "record_every": record_every, "tol": tol,
+        "max_norm": max_norm, "dim": dim, "surface_params": surface_params,
+        "model": model, "init": init, "noise": noise, "batch_size": batch_size,
+        "seed": seed, "path": path,
+    }  # fmt: skip
+    return _run_problem(
+        _as_problem(optimizer, surface, settings, hyperparameters),
+        reference=reference,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        progress=progress,
+    )
+
+
+def _run_problem(
+    problem: Problem,
+    *,
+    reference: bool = False,
+    method: str = "auto",
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    progress: Callable[[int, int], None] | None = None,
+) -> Trajectory:
+    """Run a checked problem (see :func:`run`)."""
+    bound, bound_surface, bound_noise = (
+        problem.optimizer, problem.surface, problem.noise
+    )  # fmt: skip
+    start, steps, tol, max_norm = (
+        problem.x0,
+        problem.steps,
+        problem.tol,
+        problem.max_norm,
+    )
+    seed, path, init = problem.seed, problem.path, problem.init
+    chosen_model = problem.chosen_model
+    settings_meta = problem.meta()
+    every = settings_meta["record_every"]
     if reference:
         from .reference import check_method
 
@@ -498,31 +476,10 @@ def run(
     status = _STATUS[code]
     record_steps = rec_step[:n_rec].copy()
     meta = {
-        "optimizer": bound.name,
-        "torch": bound.optimizer.torch,
-        "hyperparameters": dict(bound.hp),
-        "lr_default_rule": bound.optimizer.default_lr_rule
-        if bound.lr_is_default
-        else None,
-        "surface": bound_surface.name,
-        # a formula surface under a name of its own: what rebuilds it on load
-        **_expression_meta(bound_surface),
-        "surface_params": dict(bound_surface.params),
-        "dim": bound_surface.dim,
-        "x0": start.tolist(),
-        "steps": steps,
+        **settings_meta,
         "steps_done": int(k),
-        "record_every": every,
-        "record_note": record_note,
-        "tol": tol,
-        "max_norm": max_norm,
         "status": status.value,
         "diverged_at": int(k) if status is Status.DIVERGED else None,
-        "model": chosen_meta,
-        "init": init,
-        "noise": None if bound_noise is None else bound_noise.as_dict(),
-        "seed": seed if bound_noise is not None else None,
-        "path": path if bound_noise is not None else None,
         "wall_time_s": wall_s,
         "setup_time_s": setup_s,
         "versions": _versions(),
@@ -535,6 +492,7 @@ def run(
         status=status,
         steps_done=int(k),
         meta=meta,
+        problem=problem,
     )
     if reference:
         add_reference(traj, bound, bound_surface, chosen_model, method, rtol, atol)
@@ -585,6 +543,29 @@ class BatchResult:
     noise: dict[str, Any] | None = None  # the noise settings (BoundNoise.as_dict)
     seed: int | None = None  # with noise: the seed, and each start's path
     paths: np.ndarray | None = None  # (S,)
+    #: The problem of set 0 from start 0 (what every trajectory shares but its
+    #: start, path and hyperparameters): see :meth:`problem_of`.
+    problem: Problem | None = field(default=None, repr=False)
+    optimizers: list[BoundOptimizer] = field(default_factory=list, repr=False)
+
+    def problem_of(self, start: int, hyperparameter_set: int = 0) -> Problem:
+        """The problem of one trajectory: ``run(batch.problem_of(s, h))`` gives, bit
+        for bit, the trajectory that ends in ``final_theta[h, s]``."""
+        if self.problem is None:
+            raise RunError("this batch result carries no problem")
+        n_h, n_s = self.final_loss.shape
+        if not (0 <= start < n_s and 0 <= hyperparameter_set < n_h):
+            raise RunError(
+                f"no trajectory ({hyperparameter_set}, {start}): the batch has "
+                f"{n_h} hyperparameter set(s) and {n_s} start(s)"
+            )
+        changes: dict[str, Any] = {
+            "optimizer": self.optimizers[hyperparameter_set],
+            "x0": self.starts[start],
+        }
+        if self.paths is not None:
+            changes["path"] = int(self.paths[start])
+        return dataclasses.replace(self.problem, **changes)
 
 
 # A block of lanes costs the same whatever number of its lanes hold trajectories;
@@ -678,9 +659,9 @@ def _run_tasks(tasks: list, arrays: tuple, common: tuple, work_length: int) -> N
 
 
 def run_batch(
-    optimizer: str | Optimizer,
-    surface: str | Surface | BoundSurface,
-    starts: np.ndarray | Sequence[Sequence[float]],
+    optimizer: str | Optimizer | Problem,
+    surface: str | Surface | BoundSurface | None = None,
+    starts: np.ndarray | Sequence[Sequence[float]] | None = None,
     hyperparameter_sets: Sequence[Mapping[str, Any]] = ({},),
     *,
     steps: int = DEFAULT_STEPS,
@@ -709,15 +690,56 @@ def run_batch(
     every set, so the sets meet the same noise (common random numbers), and each
     trajectory equals ``run(..., seed=seed, path=paths[s])`` bit for bit.  Repeat a
     start to run an ensemble of independent paths from it.
+
+    ``run_batch(problem, starts=...)`` runs a :class:`~odeopt.Problem` from many
+    starts (default: its own start, on its own path); each hyperparameter set then
+    changes the problem's hyperparameters, and the settings come from the problem
+    (leave ``steps`` ... ``seed`` out).  The result's ``problem_of(s, h)`` is each
+    trajectory's problem.
     """
-    bound_surface = resolve_surface(surface, dim, surface_params)
-    bound_noise = resolve_noise(noise, bound_surface, batch_size)
-    seed = check_seed(seed, "seed", MAX_SEED)
-    if isinstance(optimizer, str):
-        optimizer = get_optimizer(optimizer)
-    bounds = [optimizer.bind(bound_surface, **dict(h)) for h in hyperparameter_sets]
+    if isinstance(optimizer, Problem):
+        if (
+            starts is None
+            and surface is not None
+            and not isinstance(surface, str | Surface | BoundSurface)
+        ):
+            surface, starts = None, surface  # run_batch(problem, starts)
+        settings = {
+            "steps": steps, "record_every": record_every, "tol": tol,
+            "max_norm": max_norm, "dim": dim, "surface_params": surface_params,
+            "noise": noise, "batch_size": batch_size, "seed": seed,
+        }  # fmt: skip
+        base = _as_problem(optimizer, surface, settings, {})
+        if base.init != DEFAULT_INIT:
+            raise RunError(
+                f"run_batch starts as PyTorch does; init={base.init!r} is for run"
+            )
+        bound_surface, bound_noise, seed = base.surface, base.noise, base.seed
+        steps, record_every = base.steps, base.record_every
+        tol, max_norm = base.tol, base.max_norm
+        spec = base.optimizer.optimizer
+        given = base.given_hyperparameters
+        bounds = [
+            spec.bind(bound_surface, **{**given, **dict(h)}) if h else base.optimizer
+            for h in hyperparameter_sets
+        ]
+        if starts is None:
+            starts = base.x0[None, :]
+            if paths is None:
+                paths = [base.path]
+    else:
+        if surface is None or starts is None:
+            raise RunError("give a surface and starts (or a Problem)")
+        base = None
+        bound_surface = resolve_surface(surface, dim, surface_params)
+        bound_noise = resolve_noise(noise, bound_surface, batch_size)
+        seed = check_seed(seed, "seed", MAX_SEED)
+        if isinstance(optimizer, str):
+            optimizer = get_optimizer(optimizer)
+        bounds = [optimizer.bind(bound_surface, **dict(h)) for h in hyperparameter_sets]
     if not bounds:
         raise RunError("give at least one hyperparameter set")
+    optimizer = bounds[0].optimizer
     starts = np.array(starts, dtype=np.float64)
     if starts.ndim == 1:
         starts = starts[None, :]
@@ -739,6 +761,20 @@ def run_batch(
         )
         if start_paths.shape != (starts.shape[0],):
             raise RunError(f"give one path per start ({starts.shape[0]})")
+    # The problem every trajectory shares (settings checked once, here).
+    base = Problem(
+        optimizer=bounds[0],
+        surface=bound_surface,
+        x0=starts[0],
+        steps=steps,
+        record_every=record_every,
+        tol=tol,
+        max_norm=max_norm,
+        model=None if base is None else base.model,
+        noise=bound_noise,
+        seed=seed,
+        path=int(start_paths[0]),
+    )
     noise_module = None if bound_noise is None else bound_noise.model.kernels
     n_h, n_s, dim_ = len(bounds), starts.shape[0], bound_surface.dim
     batch = n_h * n_s
@@ -815,6 +851,8 @@ def run_batch(
         noise=None if bound_noise is None else bound_noise.as_dict(),
         seed=None if bound_noise is None else seed,
         paths=None if bound_noise is None else start_paths,
+        problem=base,
+        optimizers=bounds,
     )
     if every:
         step_axis = np.arange(0, n_rec + 1) * every

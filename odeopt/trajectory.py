@@ -33,6 +33,7 @@ import numpy as np
 from .errors import OutputError
 
 if TYPE_CHECKING:
+    from ._problem import Problem
     from .surfaces._base import BoundSurface
 
 FORMATS = (".npz", ".csv", ".json")
@@ -176,6 +177,11 @@ class Trajectory:
         The reference's whole ODE state at the same ``t`` (θ and the model's
         auxiliary variables, e.g. the velocity), kept in memory only: it is not
         written to files.
+    problem : Problem or None
+        The problem the run was made from (:class:`odeopt.Problem`).  A loaded run
+        gets it bound again from ``meta``; it is None when that cannot be done, as
+        for a surface or optimizer defined outside the registry (the file holds
+        only its name).
     """
 
     step: np.ndarray
@@ -188,6 +194,7 @@ class Trajectory:
     ref_theta: np.ndarray | None = None
     ref_loss: np.ndarray | None = None
     ref_state: np.ndarray | None = field(default=None, repr=False)
+    problem: Problem | None = field(default=None, repr=False, compare=False)
 
     # -- convenience ----------------------------------------------------------------
     @property
@@ -389,7 +396,8 @@ class Trajectory:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> Trajectory:
-        """Build from the file contract's arrays and metadata."""
+        """Build from the file contract's arrays and metadata (and the problem,
+        bound again from ``meta`` where its names are registered)."""
         theta = np.asarray(arrays["theta"], dtype=float)
         if theta.ndim == 1:
             theta = theta[:, None]
@@ -410,4 +418,17 @@ class Trajectory:
             ref_loss=None
             if arrays.get("ref_loss") is None
             else np.asarray(arrays["ref_loss"], dtype=float),
+            problem=_problem_from_meta(meta),
         )
+
+
+def _problem_from_meta(meta: dict) -> Problem | None:
+    """A saved run's problem, or None when its metadata cannot give it back (a
+    surface or optimizer outside the registry, metadata of another layout)."""
+    from ._problem import Problem
+    from .errors import OdeoptError
+
+    try:
+        return Problem.from_meta(meta)
+    except (OdeoptError, KeyError, TypeError, ValueError):
+        return None
