@@ -179,7 +179,7 @@ def test_a_bad_problem_is_refused_in_one_line():
     with pytest.raises(odeopt.UnknownNameError) as error:
         odeopt.problem("adamm", "booth")
     message = str(error.value)
-    assert "did you mean adam?" in message and "valid: gd" in message
+    assert "did you mean 'adam'?" in message and "valid: gd" in message
     assert "\n" not in message
     with pytest.raises(odeopt.RunError, match=r"^x0 has 3 numbers but surface booth "
                        r"has dimension 2$"):  # fmt: skip
