@@ -14,7 +14,7 @@ import math
 import numba
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 import odeopt
 from odeopt import _random
@@ -64,6 +64,44 @@ def test_normals_are_standard_normal_and_independent():
         assert abs(r) < 5 / math.sqrt(m)
     # the two normals of a pair (coordinates 2j, 2j+1) are independent too
     assert abs(np.corrcoef(xi[0::2], xi[1::2])[0, 1]) < 5 / math.sqrt(n / 2)
+
+
+def test_ziggurat_layers_have_equal_areas():
+    # Each rectangle layer x_i·(f(x_{i+1}) − f(x_i)) and the base strip (rectangle to
+    # R plus the tail, by erfc) has area V: the tables are consistent with R and V.
+    x, f = _random.ZIGGURAT_X, lambda t: np.exp(-0.5 * t * t)
+    r = _random.ZIGGURAT_R
+    base = r * f(r) + math.sqrt(math.pi / 2) * special.erfc(r / math.sqrt(2))
+    areas = x[1:-1] * (f(x[2:]) - f(x[1:-1]))
+    np.testing.assert_allclose(areas, base, rtol=1e-8)
+    assert x[0] * f(r) == pytest.approx(base, rel=1e-15)
+    assert np.all(np.diff(x) < 0) and x[-1] == 0.0
+
+
+def test_ziggurat_bins_and_tail_follow_the_normal_law():
+    # 4·10⁶ draws over 5 paths.  A binned χ² over 200 bins of [−4, 4] (α = 1e-4), and
+    # the counts beyond R = 3.44 (drawn by the tail loop) and beyond 2 (partly by
+    # wedges) within 4.5 standard deviations of their binomial means (α ≈ 7e-6 each).
+    n, paths = 800_000, 5
+    xi = np.empty(n * paths)
+    for path in range(paths):
+        R.fill_normals(xi[path * n : (path + 1) * n], 2718, path, 3, 1)
+    edges = np.linspace(-4.0, 4.0, 201)
+    counts, _ = np.histogram(xi, edges)
+    p = np.diff(stats.norm.cdf(edges))
+    assert stats.chisquare(counts, p / p.sum() * counts.sum()).pvalue > 1e-4
+    for c in (2.0, _random.ZIGGURAT_R, 4.0):
+        p_c = 2 * stats.norm.sf(c)
+        expected = p_c * xi.size
+        sd = math.sqrt(xi.size * p_c * (1 - p_c))
+        assert abs(np.count_nonzero(np.abs(xi) > c) - expected) < 4.5 * sd
+    # the tail is symmetric and reaches beyond R
+    assert np.count_nonzero(xi > 4.0) > 0 and np.count_nonzero(xi < -4.0) > 0
+
+
+def test_noise_dimension_limit_is_one_line():
+    with pytest.raises(odeopt.errors.InputError, match="at most 33554432 coordinates"):
+        get_noise("iso").bind(_random.MAX_DIM + 1, sigma=1.0)
 
 
 def one_step_noise(noise, surface, theta0, n_paths, lr=1e-3, **kwargs):

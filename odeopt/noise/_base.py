@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._jit import python_function
+from .._random import MAX_DIM
 from ..errors import InputError
 from ..surfaces._base import Param
 
@@ -95,6 +96,10 @@ class NoiseModel:
         missing = [name for name, value in params.items() if value is None]
         if missing:
             raise NoiseError(f"noise {self.name} needs {', '.join(missing)}")
+        if dim > MAX_DIM:
+            raise NoiseError(
+                f"noise is drawn for at most {MAX_DIM} coordinates, got {dim}"
+            )
         if isinstance(batch_size, bool) or int(batch_size) != batch_size:
             raise NoiseError(f"batch size must be a whole number, got {batch_size!r}")
         if int(batch_size) < 1:
