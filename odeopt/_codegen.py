@@ -59,7 +59,7 @@ import {optimizer} as _optimizer
 import {surface} as _surface
 import {noise} as _noise
 from odeopt import _random, _roles
-from odeopt._intrinsics import assume, carray, stack_array
+from odeopt._intrinsics import assume, carray, stack_array, stack_words
 from odeopt._jit import jit_module, python_function
 
 for _module in (_optimizer, _surface, _noise, _random, _roles):
@@ -91,6 +91,7 @@ grad = _inline(_surface, "grad")
 value = _surface.value
 hess = _inline(_surface, "hess") if NEEDS_HESSIAN else _inline(_roles, "no_hessian")
 fill_normals = _inline(_random, "fill_normals")
+fill_normals_lanes = _inline(_random, "fill_normals_lanes")
 perturb = _inline(_noise, "perturb")
 stage_point = _inline({stage_point_module}, "stage_point")
 post = _inline({post_module}, "post")
@@ -201,11 +202,16 @@ STACK_DIM = 2
 MAX_LANE_DIM = 16
 
 
-def work_size(n_stages: int, needs_hessian: bool, dim: int) -> int:
+def work_size(
+    n_stages: int, needs_hessian: bool, dim: int, n_evals: int | None = None
+) -> int:
     """Length of the scratch buffer of a run outside ``DIM`` (the runner's ``_carve``:
-    G, values, y, xi, then H when a noise model needs the Hessian)."""
+    G, values, y, the normals of the step's ``n_evals`` gradient evaluations (default
+    ``n_stages``; a game's turns evaluate afresh), then H when a noise model needs the
+    Hessian)."""
     n = dim if needs_hessian else 1
-    return n_stages * dim + n_stages + 2 * dim + n * n
+    n_evals = n_stages if n_evals is None else n_evals
+    return n_stages * dim + n_stages + dim + n_evals * dim + n * n
 
 
 _lock = threading.Lock()
@@ -473,6 +479,13 @@ def _n_stages(optimizer_module: ModuleType) -> int:
     return int(getattr(optimizer_module, "N_STAGES", 1))
 
 
+def _n_evals(optimizer_module: ModuleType, play: _roles.Play | None = None) -> int:
+    """Gradient evaluations per step of a run (each alternating turn evaluates its
+    stages afresh): the rows of normals the runner draws per step."""
+    n_stages = _n_stages(optimizer_module)
+    return n_stages if play is None else play.evaluations(n_stages)
+
+
 def _runner_folder() -> Path:
     folder = _jit.cache_dir() / "runners"
     try:
@@ -613,7 +626,12 @@ def get_advance(
                 _native.mark_numba(obj_path)
         if function is not None:
             advance = _native.wrap(
-                function, n_stages, needs_hessian, n_hp, 0 if play is None else play.dim
+                function,
+                n_stages,
+                needs_hessian,
+                n_hp,
+                0 if play is None else play.dim,
+                _n_evals(optimizer_module, play),
             )
             advance.compiled = compiled  # the cfunc owns the code it points at
     if advance is None:
@@ -641,16 +659,19 @@ def dispatcher_advance(
         _n_stages(optimizer_module),
         needs_hessian,
         _n_hp(optimizer_module, play),
+        _n_evals(optimizer_module, play),
     )
     advance.source = "numba"
     return advance
 
 
-def _wrap_dispatcher(dispatcher, n_stages: int, needs_hessian: bool, n_hp: int):
+def _wrap_dispatcher(
+    dispatcher, n_stages: int, needs_hessian: bool, n_hp: int, n_evals: int
+):
     """``runner.advance`` with the signature of :func:`odeopt._native.wrap`."""
 
     def advance(theta, state, aux, hp, p, q, seed, path, *rest):
-        work = np.zeros(work_size(n_stages, needs_hessian, theta.shape[0]))
+        work = np.zeros(work_size(n_stages, needs_hessian, theta.shape[0], n_evals))
         return dispatcher(theta, state, aux, hp, p, q, seed, path, work, *rest)
 
     advance.dispatcher = dispatcher  # its cache statistics, for the tests

@@ -25,9 +25,17 @@ if numba.config.DISABLE_JIT:
     def stack_array(*sizes):
         return _StackArray()
 
+    def stack_words(*sizes):
+        return _StackWords()
+
+    class _StackWords:
+        """What stack_words returns in plain Python: carray allocates instead."""
+
     def carray(pointer, shape, dtype=None):
         if isinstance(pointer, _StackArray):
             return np.zeros(shape)
+        if isinstance(pointer, _StackWords):
+            return np.zeros(shape, dtype=np.uint64)
         return numba.carray(pointer, shape, dtype)
 
     def assume(condition):
@@ -38,11 +46,8 @@ else:
     from numba import carray, types  # noqa: F401  (carray: the runners' import)
     from numba.extending import intrinsic
 
-    @intrinsic(prefer_literal=True)
-    def stack_array(typingctx, *sizes):
-        """``stack_array(n, m, ...)`` -> a pointer to ``n·m·...`` float64 on the stack
-        (each a literal int, such as a module constant; 0 gives room for one), valid
-        for the whole calling function.  View it with ``carray(pointer, shape)``."""
+    def _stack(sizes, element, numba_type):
+        # The typing and code of an alloca of prod(sizes) elements (see stack_array).
         if not sizes or not all(isinstance(s, types.IntegerLiteral) for s in sizes):
             return None  # typing fails: the sizes must be constants
         length = max(math.prod(int(s.literal_value) for s in sizes), 1)
@@ -50,11 +55,23 @@ else:
         def codegen(context, builder, signature, args):
             # In the entry block, where SROA and mem2reg look for allocas to promote.
             with builder.goto_entry_block():
-                slot = builder.alloca(ir.ArrayType(ir.DoubleType(), length))
-            return builder.bitcast(slot, ir.PointerType(ir.DoubleType()))
+                slot = builder.alloca(ir.ArrayType(element, length))
+            return builder.bitcast(slot, ir.PointerType(element))
 
-        pointer = types.CPointer(types.float64)
+        pointer = types.CPointer(numba_type)
         return pointer(types.StarArgTuple.from_types(sizes)), codegen
+
+    @intrinsic(prefer_literal=True)
+    def stack_array(typingctx, *sizes):
+        """``stack_array(n, m, ...)`` -> a pointer to ``n·m·...`` float64 on the stack
+        (each a literal int, such as a module constant; 0 gives room for one), valid
+        for the whole calling function.  View it with ``carray(pointer, shape)``."""
+        return _stack(sizes, ir.DoubleType(), types.float64)
+
+    @intrinsic(prefer_literal=True)
+    def stack_words(typingctx, *sizes):
+        """:func:`stack_array` of uint64 (the lanes' noise paths)."""
+        return _stack(sizes, ir.IntType(64), types.uint64)
 
     @intrinsic
     def assume(typingctx, condition):

@@ -294,11 +294,19 @@ def load(obj_path: Path, meta_path: Path):
         return PROTOTYPE(address)
 
 
-def wrap(function, n_stages: int, needs_hessian: bool, n_hp: int, only_dim: int = 0):
+def wrap(
+    function,
+    n_stages: int,
+    needs_hessian: bool,
+    n_hp: int,
+    only_dim: int = 0,
+    n_evals: int | None = None,
+):
     """``advance`` with the numba runner's signature (less its scratch ``work``, which
     this allocates), calling the C function.  ``n_hp``: the length of the hp array the
     runner copies (the family's HYPERPARAMETERS, once per player of a game);
-    ``only_dim``: the only dimension it runs (a game's), 0 for any."""
+    ``only_dim``: the only dimension it runs (a game's), 0 for any; ``n_evals``: the
+    gradient evaluations of a step (:func:`odeopt._codegen.work_size`)."""
     from ._codegen import work_size
 
     def advance(theta, state, aux, hp, p, q, seed, path, k_start, n_steps,
@@ -316,7 +324,7 @@ def wrap(function, n_stages: int, needs_hessian: bool, n_hp: int, only_dim: int 
             raise ValueError(f"hp must hold the family's {n_hp} HYPERPARAMETERS")
         if only_dim and dim != only_dim:
             raise ValueError(f"theta must have the game's dimension {only_dim}")
-        work = np.zeros(work_size(n_stages, needs_hessian, dim))
+        work = np.zeros(work_size(n_stages, needs_hessian, dim, n_evals))
         out = np.array([0, 0, n_rec], dtype=np.int64)
         function(
             theta.ctypes.data, state.ctypes.data, aux.ctypes.data, hp.ctypes.data,

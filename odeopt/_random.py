@@ -42,19 +42,50 @@ MAX_DIM = 2**25
 
 
 @kernel
+def _philox_round(c0, c1, c2, c3, k0, k1):
+    """One Philox4x32 round: two 32 × 32 → 64-bit products and a permutation."""
+    # (uint64 throughout: numba types a plain int as int64, and uint64 × int64 is a
+    # float64; no-ops when the words are uint64 already.)
+    c0, c1, c2, c3 = np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3)
+    k0, k1 = np.uint64(k0), np.uint64(k1)
+    mask = np.uint64(0xFFFFFFFF)
+    p0 = np.uint64(0xD2511F53) * c0
+    p1 = np.uint64(0xCD9E8D57) * c2
+    return (
+        (p1 >> np.uint64(32)) ^ c1 ^ k0,
+        p1 & mask,
+        (p0 >> np.uint64(32)) ^ c3 ^ k1,
+        p0 & mask,
+    )
+
+
+@kernel
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of the counter (c0..c3) under the key (k0, k1), all uint32 held in
     uint64: the four output words."""
+    # The ten rounds written out: as a loop, it kept LLVM from vectorising a loop over
+    # lanes that calls this (only innermost loops are vectorised): measured.
     mask = np.uint64(0xFFFFFFFF)
-    for _ in range(10):
-        p0 = np.uint64(0xD2511F53) * c0
-        p1 = np.uint64(0xCD9E8D57) * c2
-        hi0 = p0 >> np.uint64(32)
-        hi1 = p1 >> np.uint64(32)
-        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, p1 & mask, hi0 ^ c3 ^ k1, p0 & mask
-        k0 = (k0 + np.uint64(0x9E3779B9)) & mask
-        k1 = (k1 + np.uint64(0xBB67AE85)) & mask
-    return c0, c1, c2, c3
+    w0, w1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)
+    c0, c1, c2, c3 = _philox_round(c0 & mask, c1 & mask, c2 & mask, c3 & mask, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = (k0 + w0) & mask, (k1 + w1) & mask
+    return _philox_round(c0, c1, c2, c3, k0, k1)
 
 
 def _ziggurat_tables(
@@ -159,3 +190,41 @@ def fill_normals(xi, seed, path, k, stage):
         xi[2 * j] = z0
         if 2 * j + 1 < n:
             xi[2 * j + 1] = z1
+
+
+@kernel
+def _accepted(word):
+    """The ziggurat's common case: the candidate of ``word`` when it lies inside its
+    layer's rectangle, NaN otherwise (no branch: the lanes' loop vectorises)."""
+    layer = np.int64(word & np.uint64(127))
+    u = 2.0 * float(word >> np.uint64(11)) * (1.0 / 9007199254740992.0) - 1.0
+    candidate = u * ZIGGURAT_X[layer]
+    return candidate if abs(u) < ZIGGURAT_RATIO[layer] else np.nan
+
+
+@kernel
+def fill_normals_lanes(xi, seed, paths, k, stage):
+    """:func:`fill_normals` for many paths at once: ``xi[i, lane]`` is coordinate ``i``
+    of path ``paths[lane]`` (``paths``: uint64).  One pass over the lanes computes
+    every Philox block and keeps the candidates accepted at once, a second redraws the
+    rare rejected ones: the same numbers as one path at a time, in SIMD lanes."""
+    n, lanes = xi.shape
+    for j in range((n + 1) // 2):
+        for lane in range(lanes):
+            a, b = _block(seed, paths[lane], k, stage, np.uint64(j))
+            xi[2 * j, lane] = _accepted(a)
+            if 2 * j + 1 < n:
+                xi[2 * j + 1, lane] = _accepted(b)
+    for j in range((n + 1) // 2):
+        for lane in range(lanes):
+            # NaN marks a candidate outside its rectangle (a normal never is NaN).
+            first = np.isnan(xi[2 * j, lane])
+            second = 2 * j + 1 < n and np.isnan(xi[2 * j + 1, lane])
+            if first or second:
+                a, b = _block(seed, paths[lane], k, stage, np.uint64(j))
+                if first:
+                    xi[2 * j, lane] = _ziggurat(a, seed, paths[lane], k, stage, j, 0)
+                if second:
+                    xi[2 * j + 1, lane] = _ziggurat(
+                        b, seed, paths[lane], k, stage, j, 1
+                    )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what the generated header binds
     from numba import cfunc, njit, types
 
-    from odeopt._intrinsics import assume, carray, stack_array
+    from odeopt._intrinsics import assume, carray, stack_array, stack_words
     from odeopt._roles import no_hessian as hess
     from odeopt._roles import perturb, post, stage_point
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # what the generated header binds
     def value(x, p): ...
     def step(k, theta, state, G, hp, values, aux): ...
     def fill_normals(xi, seed, path, k, stage): ...
+    def fill_normals_lanes(xi, seed, paths, k, stage): ...
     def _held_loop(theta, state, aux, hp, p, q, seed, path, G, F, y, xi, H, k_start,
                    n_steps, record_every, tol, max_norm, rec_step, rec_theta,
                    rec_loss, n_rec): ...  # fmt: skip
@@ -60,18 +61,43 @@ def _exact_gradient(y, p, q, out, xi, H, seed, path, k, stage):
 
 @njit(inline="always", **_OPTIONS)
 def _noisy_gradient(y, p, q, out, xi, H, seed, path, k, stage):
-    # ... plus the noise model's sample, from normals addressed by (seed, path, k,
-    # stage): the same bits wherever and in whatever order they are drawn.
+    # ... plus the noise model's sample, from the normals xi[stage] that _draw gave
+    # this evaluation of step k.
     grad(y, p, out)
-    # (Lanes hold their paths as floats: converted here, where a noisy runner needs
-    # it.  An int() in the lane loop of every runner kept LLVM from vectorising it,
-    # unused as it was: 2.6 -> 0.69 ns per trajectory-step, measured.)
-    fill_normals(xi, seed, int(path), k, stage)
     hess(y, p, H)  # odeopt._roles.no_hessian unless the noise model needs it
-    perturb(out, y, xi, q, H)
+    perturb(out, y, xi[stage], q, H)
 
 
 _gradient = _noisy_gradient if NOISY else _exact_gradient
+
+# Gradient evaluations per step: each alternating turn evaluates the stages afresh.
+N_EVALS = N_STAGES * N_TURNS if ALTERNATING else N_STAGES
+
+
+@njit(inline="always", **_OPTIONS)
+def _draw_normals(xi, seed, path, k):
+    # The normals of every evaluation e of step k, xi[e], addressed by (seed, path,
+    # k, e): the same bits wherever and in whatever order they are drawn.  They do
+    # not depend on where the gradient is evaluated, so they are drawn before the
+    # step, and for lanes in one pass over all of them (SIMD, where drawing inside
+    # each lane's gradient kept the whole lane loop scalar: measured).
+    for e in range(N_EVALS):
+        fill_normals(xi[e], seed, path, k, e)
+
+
+@njit(inline="always", **_OPTIONS)
+def _draw_lane_normals(xi, seed, paths, k):
+    for e in range(N_EVALS):
+        fill_normals_lanes(xi[e], seed, paths, k, e)
+
+
+@njit(inline="always", **_OPTIONS)
+def _no_draw(xi, seed, path, k):
+    return
+
+
+_draw = _draw_normals if NOISY else _no_draw
+_draw_lanes = _draw_lane_normals if NOISY else _no_draw
 
 
 @njit(inline="always", **_OPTIONS)
@@ -222,6 +248,7 @@ def _loop(theta, state, aux, hp, p, q, seed, path, G, F, y, xi, H, k_start, n_st
     else:
         next_record = -1
     for k in range(k_start + 1, k_start + n_steps + 1):
+        _draw(xi, seed, path, k)
         _gradients(k, theta, state, G, F, hp, p, q, y, xi, H, seed, path)
         if tol > 0.0:
             norm2 = 0.0
@@ -264,7 +291,7 @@ def _stack_loop(theta_in, state_in, aux_in, hp, p, q, seed, path, k_start, n_ste
     G = carray(stack_array(N_STAGES, DIM), (N_STAGES, DIM))
     F = carray(stack_array(N_STAGES), (N_STAGES,))
     y = carray(stack_array(DIM), (DIM,))
-    xi = carray(stack_array(DIM), (DIM,))
+    xi = carray(stack_array(N_EVALS, DIM), (N_EVALS, DIM))
     H = carray(stack_array(DIM, DIM), (DIM, DIM))
     for i in range(DIM):
         theta[i] = theta_in[i]
@@ -295,9 +322,10 @@ def _carve(work, dim):
     G = work[:a].reshape((N_STAGES, dim))
     F = work[a : a + N_STAGES]
     y = work[a + N_STAGES : a + N_STAGES + dim]
-    xi = work[a + N_STAGES + dim : a + N_STAGES + 2 * dim]
+    b = a + N_STAGES + dim + N_EVALS * dim
+    xi = work[a + N_STAGES + dim : b].reshape((N_EVALS, dim))
     n = dim if NEEDS_HESSIAN else 1
-    H = work[a + N_STAGES + 2 * dim : a + N_STAGES + 2 * dim + n * n].reshape((n, n))
+    H = work[b : b + n * n].reshape((n, n))
     return G, F, y, xi, H
 
 
@@ -475,12 +503,12 @@ def _lanes(thetas, states, auxs, hps, hp, per_lane, held, p, q, seed, paths, b0,
     F = carray(stack_array(N_STAGES, LANES), (N_STAGES, LANES))
     y = carray(stack_array(DIM, LANES), (DIM, LANES))
     alive = carray(stack_array(LANES), (LANES,))
-    lane_path = carray(stack_array(LANES), (LANES,))
+    lane_path = carray(stack_words(LANES), (LANES,))
+    xi = carray(stack_array(N_EVALS, DIM, LANES), (N_EVALS, DIM, LANES))
     # The hot loop's scratch, one lane at a time: SROA keeps it in registers.
     g = carray(stack_array(N_STAGES, DIM), (N_STAGES, DIM))
     f = carray(stack_array(N_STAGES), (N_STAGES,))
     z = carray(stack_array(DIM), (DIM,))
-    xi = carray(stack_array(DIM), (DIM,))
     H = carray(stack_array(DIM, DIM), (DIM, DIM))
     for lane in range(LANES):
         b = b0 + lane if lane < n_lanes else b0
@@ -507,6 +535,7 @@ def _lanes(thetas, states, auxs, hps, hp, per_lane, held, p, q, seed, paths, b0,
         # divergence test reads |theta_0| + |theta_1| + ... <= max_norm: false when
         # _loop's test (every |theta_i| <= max_norm) is, and otherwise only for
         # sums near max_norm, which the exact test then clears.
+        _draw_lanes(xi, seed, lane_path, k)
         bad = False
         if k == 1 or tol > 0.0:
             split = True
@@ -518,9 +547,9 @@ def _lanes(thetas, states, auxs, hps, hp, per_lane, held, p, q, seed, paths, b0,
             for lane in range(LANES):
                 _lane_hp(hp, hpl, lane, per_lane, held)
                 _gradients(k, theta[:, lane], state[:, :, lane], g, f, hp, p, q, z,
-                           xi, H, seed, lane_path[lane])  # fmt: skip
+                           xi[:, :, lane], H, seed, lane_path[lane])  # fmt: skip
                 _update(k, theta[:, lane], state[:, :, lane], g, f, hp, aux[:, lane], p,
-                        q, z, xi, H, seed, lane_path[lane])  # fmt: skip
+                        q, z, xi[:, :, lane], H, seed, lane_path[lane])  # fmt: skip
                 bad = bad | (not _size(theta, lane) <= max_norm)
         else:
             # Step 1, or a gradient-norm test: every gradient before any step.
@@ -528,8 +557,8 @@ def _lanes(thetas, states, auxs, hps, hp, per_lane, held, p, q, seed, paths, b0,
             for lane in range(LANES):
                 _lane_hp(hp, hpl, lane, per_lane, held)
                 _gradients(k, theta[:, lane], state[:, :, lane], G[:, :, lane],
-                           F[:, lane], hp, p, q, y[:, lane], xi, H, seed,
-                           lane_path[lane])  # fmt: skip
+                           F[:, lane], hp, p, q, y[:, lane], xi[:, :, lane], H,
+                           seed, lane_path[lane])  # fmt: skip
                 small = small | (_norm2(G, lane) < tol2)
             if small and tol > 0.0:
                 for lane in range(n_lanes):
@@ -545,8 +574,8 @@ def _lanes(thetas, states, auxs, hps, hp, per_lane, held, p, q, seed, paths, b0,
             for lane in range(LANES):
                 _lane_hp(hp, hpl, lane, per_lane, held)
                 _update(k, theta[:, lane], state[:, :, lane], G[:, :, lane],
-                        F[:, lane], hp, aux[:, lane], p, q, y[:, lane], xi, H, seed,
-                        lane_path[lane])  # fmt: skip
+                        F[:, lane], hp, aux[:, lane], p, q, y[:, lane], xi[:, :, lane], H,
+                        seed, lane_path[lane])  # fmt: skip
                 bad = bad | (not _size(theta, lane) <= max_norm)
         if bad:
             stopped = False
