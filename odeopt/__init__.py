@@ -106,7 +106,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
+    # The public API only (not the names this module imports for itself).
+    return sorted(set(__all__) | set(_SUBMODULES))
 
 
 if TYPE_CHECKING:

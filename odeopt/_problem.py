@@ -135,6 +135,24 @@ def resolve_noise(
     return bound
 
 
+#: Most steps a run may take (int64 counters, with room for the record countdown).
+MAX_STEPS = 2**62
+
+
+def whole_number(value: Any, name: str, largest: int = MAX_STEPS) -> int:
+    """``value`` as an int in 0 .. ``largest``: 1.5, True or 10**20 are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)):
+        raise RunError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise RunError(f"{name} must be a whole number, got {value!r}")
+    number = int(value)
+    if number < 0:
+        raise RunError(f"{name} must be >= 0, got {number}")
+    if number > largest:
+        raise RunError(f"{name} must be <= {largest}, got {number}")
+    return number
+
+
 def check_seed(value: Any, name: str, largest: int) -> int:
     """A seed or path number: a whole number in [0, largest]."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -177,14 +195,27 @@ def model_meta(
     The declared order is the one for this start-up (``init``).
     """
     model = bound.optimizer.model(model_name)
+    parameters = model.parameters(bound.full_hp)
+    # PyTorch allows momentum > 1; its model then has negative friction: say so.
+    negative = [
+        f"{name} = {value:.4g} < 0"
+        for name, value in parameters.items()
+        if "friction" in name and isinstance(value, float) and value < 0
+    ]
     return {
+        "regime": (
+            f"negative friction ({', '.join(negative)}): the model is anti-damped, "
+            "its solutions grow"
+            if negative
+            else None
+        ),
         "name": model.name,
         "ode": model.ode,
         "time": model.time,
         "scheme": model.scheme,
         "order": model.declared_order({**bound.full_hp, "init": init}),
         "state": list(model.state),
-        "parameters": model.parameters(bound.full_hp),
+        "parameters": parameters,
         "note": model.note,
     }
 
@@ -259,9 +290,7 @@ class Problem:
             resolve_noise(self.noise, self.surface)  # its dimension
         set_(self, "seed", check_seed(self.seed, "seed", MAX_SEED))
         set_(self, "path", check_seed(self.path, "path", MAX_PATH))
-        if isinstance(self.steps, bool) or int(self.steps) < 0:
-            raise RunError(f"steps must be >= 0, got {self.steps}")
-        set_(self, "steps", int(self.steps))
+        set_(self, "steps", whole_number(self.steps, "steps"))
         if not (self.tol >= 0.0 and np.isfinite(self.tol)):
             raise RunError(f"tol must be a finite number >= 0, got {self.tol}")
         set_(self, "tol", float(self.tol))

@@ -11,7 +11,10 @@ optimizers can start consistently (``init="consistent"``, see :func:`odeopt.run`
 which second-order models need.  The observed order is the
 least-squares slope of log error against log h over the finest levels, where the
 asymptotic regime holds, and it passes when it is within ``tolerance`` of the order the
-model declares.
+model declares: by default a quarter of the declared order, at most 0.25 (an absolute
+±0.25 would accept anything from 0.25 to 0.75 for a method of order 0.5).  A failed
+check says why when it can tell: levels longer than the horizon, runs that diverged,
+or errors that grow as h shrinks (steps past the method's stability limit).
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from .stepper import (
 )
 
 DEFAULT_LEVELS = 6
+#: The largest default tolerance, and its fraction of the declared order.
 DEFAULT_TOLERANCE = 0.25
+RELATIVE_TOLERANCE = 0.25
 DEFAULT_HORIZON = 1.0
 
 
@@ -62,6 +67,7 @@ class OrderCheck:
     reference: dict[str, Any] = field(default_factory=dict)
     note: str = ""
     hyperparameters: list[dict[str, Any]] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -81,6 +87,7 @@ class OrderCheck:
             "reference": self.reference,
             "note": self.note,
             "hyperparameters": self.hyperparameters,
+            "why": self.why,
         }
 
     def table(self) -> str:
@@ -108,6 +115,47 @@ def fit_order(h: np.ndarray, error: np.ndarray) -> float:
     return float(slope)
 
 
+def default_tolerance(declared: float) -> float:
+    """The accepted ``|fitted − declared|``: ``RELATIVE_TOLERANCE`` of the declared
+    order, at most ``DEFAULT_TOLERANCE``."""
+    return min(DEFAULT_TOLERANCE, RELATIVE_TOLERANCE * abs(declared))
+
+
+def diagnose(rows: list[dict[str, Any]], horizon: float, n_fit: int) -> list[str]:
+    """Why a check's levels cannot show the order, in sentences (empty when no
+    reason shows in the rows)."""
+    why = []
+    long = [r for r in rows if r["steps"] == 1 and r["t"] > 1.5 * horizon]
+    if long:
+        hs = ", ".join(f"{r['h']:.3g}" for r in long)
+        why.append(
+            f"h = {hs} {'is' if len(long) == 1 else 'are'} longer than the horizon "
+            f"T = {horizon:g}: one step each, compared at t = n·h ≠ T; choose a "
+            "smaller coarsest step (--lr) or a longer horizon"
+        )
+    bad = [r for r in rows if r.get("status") == "diverged" or not r["error"] < 1e300]
+    if bad:
+        hs = ", ".join(f"{r['h']:.3g}" for r in bad)
+        why.append(
+            f"the runs at h = {hs} diverged: past the method's stability limit; "
+            "choose a smaller coarsest step (--lr)"
+        )
+    growing = [
+        r
+        for r in rows[-n_fit:][1:]
+        if r["local_order"] is not None and r["local_order"] < 0
+    ]
+    if growing:
+        hs = ", ".join(f"{r['h']:.3g}" for r in growing)
+        why.append(
+            f"the error grows as h shrinks (to h = {hs}) among the fitted levels: "
+            "the coarse steps are outside the asymptotic regime (past the stability "
+            "limit, or transients); choose a smaller coarsest step (--lr) or more "
+            "levels"
+        )
+    return why
+
+
 def _same_parameters(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Equal ODE parameters apart from the step ``h`` (to rounding)."""
     keys = set(a) - {"h"}
@@ -132,7 +180,7 @@ def check_order(
     horizon: float | None = None,
     levels: int | None = None,
     h0: float | None = None,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float | None = None,
     fit_levels: int | None = None,
     x0: Any = None,
     dim: int | None = None,
@@ -161,8 +209,9 @@ def check_order(
     h0 : float, optional
         The coarsest step; default the model's step at the given (or default)
         hyperparameters.
-    tolerance : float
-        Largest accepted ``|fitted − declared|``.
+    tolerance : float, optional
+        Largest accepted ``|fitted − declared|`` (default
+        :func:`default_tolerance` of the declared order).
     fit_levels : int, optional
         How many of the finest levels the fit uses (default: the finer half, at least 3).
     x0, dim, surface_params, **hyperparameters
@@ -170,7 +219,7 @@ def check_order(
     method, rtol, atol
         The reference integrator.
     """
-    if not (tolerance > 0):
+    if tolerance is not None and not (tolerance > 0):
         raise HyperparameterError(f"tolerance must be > 0, got {tolerance}")
     check_init(init)
     bound_surface = resolve_surface(surface, dim, surface_params, x0)
@@ -305,6 +354,8 @@ def check_order(
     else:
         fitted = float("nan")
     declared = chosen.declared_order({**base.full_hp, "init": init})
+    if tolerance is None:
+        tolerance = default_tolerance(declared)
     passed = bool(abs(fitted - declared) <= tolerance)
     return OrderCheck(
         optimizer=base.name,
@@ -326,4 +377,5 @@ def check_order(
         },
         hyperparameters=settings,
         note=note,
+        why=[] if passed else diagnose(rows, horizon, n_fit),
     )

@@ -76,14 +76,29 @@ def _assignments(values: tuple[str, ...], option: str) -> dict[str, str]:
 def _parse_x0(text: str | None) -> list[float] | None:
     if text is None:
         return None
+    parts = text.split(",")
     try:
-        return [
-            float(part) for part in text.replace(";", ",").split(",") if part.strip()
-        ]
+        if not all(part.strip() for part in parts):
+            raise ValueError
+        return [float(part) for part in parts]
     except ValueError:
         raise InputError(
-            f"--x0 must be comma-separated numbers, got {text!r}"
+            f"--x0 must be comma-separated numbers such as 1.5,-0.5, got {text!r}"
         ) from None
+
+
+def _refuse_without(flag: bool, flag_name: str, *names: str) -> None:
+    """Refuse options given on the command line that have no effect without
+    ``flag_name`` (one line, exit 2), instead of ignoring them."""
+    if flag:
+        return
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    for name in names:
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            option = "--" + name.replace("_", "-")
+            raise InputError(f"{option} has no effect without {flag_name}")
 
 
 def _fmt_point(x) -> str:
@@ -386,6 +401,8 @@ def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
     click.echo(
         label.format("") + f"{m['scheme']}; order {m['order']:g} (init {s['init']})"
     )
+    if m.get("regime"):
+        click.echo(label.format("") + click.style(m["regime"], fg="yellow"))
     params = traj.meta["surface_params"]
     desc = ", ".join(
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
@@ -437,7 +454,10 @@ def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
         f"({s['setup_time_s']:.2g} s to load or compile the stepper)"
     )
     if s["out"]:
-        click.echo(label.format("saved") + s["out"])
+        note = (
+            " (overwrote the file that was there)" if s.get("out_overwritten") else ""
+        )
+        click.echo(label.format("saved") + s["out"] + note)
     if s.get("plot"):
         click.echo(label.format("drawn") + s["plot"])
 
@@ -577,6 +597,7 @@ def run_command(
     """
     from .trajectory import check_output_path
 
+    _refuse_without(reference, "--reference", "method", "rtol", "atol")
     # The problem checks the start and every setting before anything is compiled.
     problem = _bind(
         optimizer,
@@ -598,21 +619,29 @@ def run_command(
     out_path = str(check_output_path(out)) if out is not None else None
     plot_path = _check_plot_path(plot)
 
-    from .stepper import run
+    from .errors import ReferenceError
+    from .reference import check_method
+    from .stepper import add_reference, run
 
+    if reference:
+        check_method(method, rtol, atol)
     callback, bar = _progress_callback(steps, quiet or as_json)
     try:
-        traj = run(
-            problem,
-            reference=reference,
-            method=method,
-            rtol=rtol,
-            atol=atol,
-            progress=callback,
-        )
+        traj = run(problem, progress=callback)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+    # The reference after the run: when it fails, the run it was for is still shown.
+    reference_failure = None
+    if reference:
+        try:
+            add_reference(
+                traj, bound, bound_surface, problem.chosen_model, method, rtol, atol
+            )
+        except ReferenceError as error:
+            reference_failure = str(error)
+            traj.meta["reference_failure"] = reference_failure
+    overwritten = out_path is not None and os.path.exists(out_path)
     if out_path is not None:
         traj.save(out_path)
     if plot_path is not None:
@@ -621,13 +650,18 @@ def run_command(
         save(plot_run(traj, bound_surface), plot_path)
     summary = traj.summary(bound_surface)
     summary["out"] = out_path
+    summary["out_overwritten"] = overwritten
     summary["plot"] = plot_path
+    summary["reference_failure"] = reference_failure
     if as_json:
         from .trajectory import dumps
 
         click.echo(dumps(summary, ensure_ascii=False))
     elif not quiet:
         _print_summary(summary, bound, bound_surface, traj)
+    if reference_failure is not None:
+        click.echo(f"odeopt: {reference_failure}", err=True)
+        sys.exit(1)
 
 
 def _check_problem_options(function):
@@ -657,9 +691,9 @@ def _check_problem_options(function):
 @click.option(
     "--tolerance",
     type=float,
-    default=0.25,
-    show_default=True,
-    help="Largest accepted |fitted order − declared order|.",
+    default=None,
+    help="Largest accepted |fitted order − declared order| [default: a quarter of "
+    "the declared order, at most 0.25].",
 )
 @_reference_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -749,6 +783,8 @@ def check_command(
             f"{result.fitted_order:.3f} on the finest {result.fit_levels} levels "
             f"(tolerance ±{result.tolerance:g}): {verdict}"
         )
+        for reason in result.why:
+            click.echo(f"  why: {reason}")
     if plot_path is not None:
         from .plotting import order_plot, save
 

@@ -1071,3 +1071,12 @@ def save_animation(
 
             animation.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
     return path
+
+
+def __dir__() -> list[str]:
+    # The public API only: what this module defines, not what it imports.
+    return sorted(
+        name
+        for name, value in globals().items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == __name__
+    )

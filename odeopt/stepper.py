@@ -31,6 +31,7 @@ from ._problem import (
     resolve_noise,
     resolve_optimizer,
     resolve_surface,
+    whole_number,
 )
 from ._random import MAX_PATH, MAX_SEED
 from .errors import RunError
@@ -747,9 +748,7 @@ def run_batch(
         raise RunError(f"starts must have shape (n, {bound_surface.dim})")
     if not np.all(np.isfinite(starts)):
         raise RunError("starts must be finite")
-    steps = int(steps)
-    if steps < 0:
-        raise RunError(f"steps must be >= 0, got {steps}")
+    steps = whole_number(steps, "steps")
     if record_every is not None and int(record_every) < 1:
         raise RunError(f"record_every must be >= 1, got {record_every}")
     if paths is None:

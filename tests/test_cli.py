@@ -192,6 +192,11 @@ BAD_INPUTS = [
     (["-o", "gd", "-s", "booth", "--x0", "1,2,3"], ["x0 has 3 numbers", "dimension 2"]),
     (["-o", "gd", "-s", "booth", "--x0", "1,nan"], ["x0 must be finite"]),
     (["-o", "gd", "-s", "booth", "--x0", "a,b"], ["--x0 must be"]),
+    (["-o", "gd", "-s", "booth", "--x0", "1;2"], ["--x0 must be", "'1;2'"]),
+    (["-o", "gd", "-s", "booth", "--x0", "1,,2"], ["--x0 must be"]),
+    (["-o", "gd", "-s", "booth", "--steps", str(10**20)], ["steps must be <= "]),
+    (["-o", "gd", "-s", "booth", "--method", "foo"], ["--method", "--reference"]),
+    (["-o", "gd", "-s", "booth", "--rtol", "1e-6"], ["--rtol", "--reference"]),
     (["-o", "gd", "-s", "booth", "--lr", "0"], ["lr must be > 0"]),
     (["-o", "gd", "-s", "booth", "--lr", "-1"], ["lr must be > 0"]),
     (["-o", "gd", "-s", "booth", "--steps", "-5"], ["steps must be >= 0"]),
@@ -406,3 +411,35 @@ def test_python_names_suggest_the_close_one_too():
     with pytest.raises(odeopt.InputError, match="valid:") as info:
         odeopt.get_optimizer("zzzzzz")
     assert "did you mean" not in str(info.value)
+
+
+def test_out_onto_an_existing_file_says_it_overwrote_it(capsys, tmp_path):
+    path = tmp_path / "run.npz"
+    args = ("run", "-o", "gd", "-s", "booth", "--steps", "5", "--out", str(path))
+    code, out, _ = invoke(capsys, *args)
+    assert code == 0 and "overwrote" not in out
+    code, out, _ = invoke(capsys, *args)
+    assert code == 0 and f"{path} (overwrote the file that was there)" in out
+
+
+def test_negative_friction_is_said_in_the_summary_and_meta(capsys):
+    # PyTorch allows momentum > 1; the model's friction (1 − β)/h is then negative.
+    args = ("run", "-o", "momentum", "-s", "booth", "--lr", "0.01", "--steps", "20")
+    code, out, _ = invoke(capsys, *args, "--momentum", "1.5")
+    assert code == 0 and "negative friction" in out
+    code, out, _ = invoke(capsys, *args, "--momentum", "1.5", "--json")
+    assert "negative friction" in json.loads(out)["model"]["regime"]
+    code, out, _ = invoke(capsys, *args, "--momentum", "0.5")
+    assert code == 0 and "negative friction" not in out
+
+
+def test_a_failed_reference_keeps_the_runs_summary(capsys, tmp_path):
+    # gd on the monkey saddle runs away in a few steps; the flow blows up in finite
+    # time, so the reference fails: both are reported, the run is saved, exit 1.
+    path = tmp_path / "run.npz"
+    code, out, err = invoke(capsys, "run", "-o", "gd", "-s", "monkey-saddle",
+                            "--reference", "--out", str(path))  # fmt: skip
+    assert code == 1
+    assert "gd on monkey-saddle: diverged" in out and "final" in out
+    assert "reference integrator" in err and len(err.strip().splitlines()) == 1
+    assert "reference_failure" in odeopt.Trajectory.load(path).meta

@@ -246,3 +246,35 @@ def test_repr_and_meta_describe_the_problem():
     assert meta["x0"] == [-1.2, 1.0] and meta["seed"] == 2 and meta["path"] == 0
     assert meta["lr_default_rule"] == problem.optimizer.optimizer.default_lr_rule
     assert meta["noise"]["model"] == "iso"
+
+
+@pytest.mark.parametrize("steps", [1.5, True, "10", 2**63])
+def test_steps_must_be_a_representable_whole_number(steps):
+    with pytest.raises(odeopt.RunError, match="steps must be"):
+        odeopt.problem("gd", "booth", steps=steps)
+    with pytest.raises(odeopt.RunError, match="steps must be"):
+        odeopt.run_batch("gd", "booth", [[0.0, 0.0]], [{"lr": 0.1}], steps=steps)
+
+
+def test_whole_float_steps_are_accepted():
+    assert odeopt.problem("gd", "booth", steps=10.0).steps == 10
+
+
+def test_public_namespaces_hold_the_public_api_only():
+    import odeopt.plotting
+
+    for module in (odeopt, odeopt.plotting):
+        names = dir(module)
+        assert not {"Any", "TYPE_CHECKING", "np", "os", "annotations"} & set(names)
+    assert {"run", "run_batch", "problem", "plotting"} <= set(dir(odeopt))
+    assert {"plot_run", "contour", "animate"} <= set(dir(odeopt.plotting))
+
+
+def test_betas_is_accepted_as_torch_spells_it():
+    adam = odeopt.get_optimizer("adam")
+    spelled = adam.bind(None, lr=0.1, betas=(0.8, 0.95)).hp
+    assert (spelled["beta1"], spelled["beta2"]) == (0.8, 0.95)
+    with pytest.raises(odeopt.HyperparameterError, match="not both"):
+        adam.bind(None, lr=0.1, betas=(0.8, 0.95), beta1=0.7)
+    with pytest.raises(odeopt.HyperparameterError, match="pair"):
+        adam.bind(None, lr=0.1, betas=0.9)

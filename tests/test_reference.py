@@ -225,3 +225,24 @@ def test_check_shortens_the_horizon_when_runs_converge_to_rounding_level():
     explicit = check_order("gd", "himmelblau", horizon=1.0)  # the user's T is kept
     assert explicit.horizon == 1.0 and explicit.note == ""
     assert explicit.rows[0]["error"] < 1e-9
+
+
+def test_the_default_tolerance_is_relative_to_the_declared_order():
+    from odeopt.check import default_tolerance
+
+    assert default_tolerance(0.5) == 0.125
+    assert default_tolerance(1.0) == default_tolerance(2.0) == 0.25
+
+
+def test_a_check_past_the_horizon_and_the_stability_limit_says_why(capsys):
+    # gd on booth (λ_max = 10) with lr = 10: the coarse levels take one step past
+    # T = 1, and h = 0.625 is past Euler's limit 2/λ_max = 0.2, so the error grows as
+    # h shrinks there.  The check fails and says both.
+    result = check_order("gd", "booth", lr=10.0)
+    assert not result.passed
+    assert any("longer than the horizon" in reason for reason in result.why)
+    assert any("error grows as h shrinks" in reason for reason in result.why)
+    with pytest.raises(SystemExit) as info:
+        main(["check", "-o", "gd", "-s", "booth", "--lr", "10"])
+    assert info.value.code == 1
+    assert "why: h = 10, 5, 2.5 are longer than the horizon" in capsys.readouterr().out

@@ -402,6 +402,20 @@ class Optimizer:
             On an unknown name, a value out of range or an inconsistent set.
         """
         known = {h.name: h for h in self.hyperparameters}
+        if "betas" in values and {"beta1", "beta2"} <= set(known):
+            # torch.optim's spelling, betas=(beta1, beta2), as well as ours.
+            values = dict(values)
+            betas = values.pop("betas")
+            try:
+                beta1, beta2 = betas
+            except (TypeError, ValueError):
+                raise HyperparameterError(
+                    f"betas must be a pair (beta1, beta2), got {betas!r}"
+                ) from None
+            for name, value in (("beta1", beta1), ("beta2", beta2)):
+                if values.get(name) is not None:
+                    raise HyperparameterError(f"give betas or {name}, not both")
+                values[name] = value
         for key in values:
             if key not in known:
                 raise HyperparameterError(
