@@ -20,7 +20,7 @@ or errors that grow as h shrinks (steps past the method's stability limit).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +188,7 @@ def check_order(
     method: str = DEFAULT_METHOD,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    progress: Callable[[int, int, int, int], None] | None = None,
     **hyperparameters: Any,
 ) -> OrderCheck:
     """Measure the order of agreement of ``optimizer`` with its ``model``.
@@ -218,6 +219,9 @@ def check_order(
         The problem and the hyperparameters that fix the ODE parameters.
     method, rtol, atol
         The reference integrator.
+    progress : callable, optional
+        Called before each level's run as ``progress(level, n_levels, steps,
+        total_steps)`` (the command line reports long checks with it).
     """
     if tolerance is not None and not (tolerance > 0):
         raise HyperparameterError(f"tolerance must be > 0, got {tolerance}")
@@ -250,9 +254,12 @@ def check_order(
 
     def measure(horizon):
         runs, settings, bounds = [], [], []
+        counts = [max(1, round(horizon / (h0 / 2**j))) for j in range(levels + 1)]
         for j in range(levels + 1):
             h = h0 / 2**j
-            steps = max(1, round(horizon / h))
+            steps = counts[j]
+            if progress is not None:
+                progress(j, levels + 1, steps, sum(counts))
             try:
                 level = base.optimizer.bind(
                     bound_surface, **chosen.inverse(h, ode, base.hp)

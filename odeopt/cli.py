@@ -22,6 +22,8 @@ import click
 from .errors import InputError, OdeoptError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: Checks of at least this many steps in all report each level as it starts.
+LONG_CHECK_STEPS = 10**8
 
 
 class RegistryName(click.ParamType):
@@ -744,9 +746,18 @@ def check_command(
     # The model and start-up are checked by check_order, at its own levels.
     problem = _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0)
     check_method(method, rtol, atol)
+
+    def progress(level: int, n_levels: int, steps: int, total: int) -> None:
+        # Checks of many steps take minutes: say what is being done, on stderr.
+        if total >= LONG_CHECK_STEPS and not as_json:
+            if level == 0:
+                click.echo(f"check: {total:,} steps over {n_levels} levels", err=True)
+            click.echo(f"  level {level + 1}/{n_levels}: {steps:,} steps", err=True)
+
     result = check_order(
         problem.optimizer.optimizer,
         problem.surface,
+        progress=progress,
         model=model,
         init=init,
         horizon=horizon,

@@ -135,6 +135,14 @@ class Explorer:
                 f"the explorer draws 1-D and 2-D surfaces; {changes['surface']!r} is "
                 f"not one (valid: {', '.join(drawable_surfaces())})"
             )
+        switched = any(
+            name in changes and changes[name] != self.settings[name]
+            for name in ("optimizer", "surface")
+        )
+        if switched and "lr" not in changes:
+            # An lr chosen for one optimizer or surface means little for another: back
+            # to the new pair's default, as the widgets' slider does.
+            changes = {**changes, "lr": None}
         self.settings.update(changes)
         posed = self.problem()
         self.trajectory = run(posed, reference=self.settings["reference"])

@@ -40,6 +40,18 @@ def test_update_moves_the_lines_in_place_and_redraws_new_surfaces():
     assert len(ex.figure.axes) == 2  # the old colour bar went with the old surface
 
 
+def test_switching_optimizer_or_surface_goes_back_to_its_default_lr():
+    ex = Explorer("gd", "booth", lr=0.01, steps=10, reference=False)
+    ex.update(optimizer="adam")
+    assert ex.settings["lr"] is None
+    assert ex.trajectory.meta["hyperparameters"]["lr"] == ex.default_lr()
+    ex.update(lr=0.3)
+    ex.update(steps=20)  # the same pair: the chosen lr stays
+    assert ex.trajectory.meta["hyperparameters"]["lr"] == 0.3
+    ex.update(surface="matyas", lr=0.02)  # an lr given with the switch is used
+    assert ex.trajectory.meta["hyperparameters"]["lr"] == 0.02
+
+
 def test_gd_gap_to_the_flow_halves_with_lr():
     # order 1 at a fixed ODE time T = 2 on the test loss
     ex = Explorer("gd", "product-loss", lr=0.025, steps=80)

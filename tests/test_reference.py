@@ -246,3 +246,16 @@ def test_a_check_past_the_horizon_and_the_stability_limit_says_why(capsys):
         main(["check", "-o", "gd", "-s", "booth", "--lr", "10"])
     assert info.value.code == 1
     assert "why: h = 10, 5, 2.5 are longer than the horizon" in capsys.readouterr().out
+
+
+def test_a_long_check_reports_its_levels_on_stderr(capsys, monkeypatch):
+    import odeopt.cli
+
+    monkeypatch.setattr(odeopt.cli, "LONG_CHECK_STEPS", 1)
+    with pytest.raises(SystemExit):
+        main(["check", "-o", "gd", "-s", "product-loss", "--levels", "3"])
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("check: ") and err[0].endswith("steps over 4 levels")
+    assert [line.split(":")[0].strip() for line in err[1:]] == [
+        f"level {j}/4" for j in range(1, 5)
+    ]
