@@ -747,6 +747,8 @@ def run_batch(
         raise RunError(f"starts must have shape (n, {bound_surface.dim})")
     if not np.all(np.isfinite(starts)):
         raise RunError("starts must be finite")
+    for start in starts:  # the optimizer's domain (EG: θ > 0)
+        optimizer.check_start(start)
     steps = int(steps)
     if steps < 0:
         raise RunError(f"steps must be >= 0, got {steps}")
