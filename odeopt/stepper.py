@@ -484,6 +484,9 @@ def _run_problem(
         "setup_time_s": setup_s,
         "versions": _versions(),
     }
+    n_aux = int(getattr(bound.optimizer.kernels, "N_AUX", 0))
+    if n_aux:  # the family's scalar state at the end (a learnt step-size scale)
+        meta["final_aux"] = [float(a) for a in aux[:n_aux]]
     traj = Trajectory(
         step=record_steps,
         t=chosen_model.step_times(record_steps, bound.full_hp),
