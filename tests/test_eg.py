@@ -100,7 +100,7 @@ def test_c31_eg_solves_nnls_to_scipy_precision():
 
 def test_c31_mirror_flow_is_the_logistic_closed_form():
     surface = resolve_surface("bowl")  # c = (1, 0, -0.5)
-    c = np.asarray(surface.params["c"])
+    c = bowl.center(3, surface.params)
     bound = resolve_optimizer("eg", surface, {"lr": 0.1})
     t = np.linspace(0.0, 20.0, 41)
     ref = solve(bound, surface, surface.x0, t)

@@ -16,7 +16,8 @@ into logistic equations with the closed form
 
 (Kivinen & Warmuth 1997, "Exponentiated gradient versus gradient descent for linear
 predictors"; Su Jianlin, kexue.fm/archives/8968).  The dimension follows ``c``
-(default ``(1, 0, −0.5)``: an interior, a boundary and an inactive coordinate).
+(default: ``(1, 0, −0.5)`` repeated to the dimension, 3 by default: an interior, a
+boundary and an inactive coordinate).
 Domain: the positive orthant; start :math:`(0.5, \dots, 0.5)`.
 """
 
@@ -49,8 +50,15 @@ def hess(x, p, out):
             out[i, j] = 1.0 if i == j else 0.0
 
 
+#: The default centre, repeated to the dimension: an interior, a boundary and an
+#: inactive coordinate.
+PATTERN = (1.0, 0.0, -0.5)
+
+
 def center(dim, params):
-    """The centre c (checked to have ``dim`` entries)."""
+    """The centre c: as given (``dim`` entries), else PATTERN repeated to ``dim``."""
+    if params["c"] is None:
+        return np.resize(np.array(PATTERN), dim)
     return np.asarray(params["c"], dtype=float)
 
 
@@ -65,10 +73,12 @@ def logistic(t, theta0, c):
 
 
 def _infer_dim(params):
-    return len(params["c"]) or None
+    return None if params["c"] is None else (len(params["c"]) or None)
 
 
 def _check(dim, params):
+    if params["c"] is None:
+        return None
     c = np.asarray(params["c"], dtype=float)
     if c.ndim != 1 or c.size != dim:
         return f"c must have {dim} entries, got {list(np.atleast_1d(c))}"
@@ -104,7 +114,14 @@ SURFACE = Surface(
     description="shifted bowl ½‖θ − c‖² on θ ≥ 0: EG's logistic closed form (n-D)",
     module=__name__,
     formula="½‖θ − c‖², θ ≥ 0",
-    params=(Param("c", (1.0, 0.0, -0.5), "centre c (sets the dimension)", "floats"),),
+    params=(
+        Param(
+            "c",
+            None,
+            "centre c (sets the dimension; default 1, 0, −0.5 repeated)",
+            "floats",
+        ),
+    ),
     dim=None,
     default_dim=3,
     min_dim=1,
