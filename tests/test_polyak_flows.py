@@ -105,6 +105,23 @@ def test_sign_descent_is_exact_between_switches():
     assert np.all(errors < 1e-8), result.table()
 
 
+def test_sign_descent_error_is_bounded_by_h_while_sliding():
+    # on product-loss b starts sliding along ab = 1 at t ≈ 0.28 (Filippov); the
+    # regime's horizon, 1.5 times that, ends inside the sliding phase, where Euler
+    # chatters across the surface: the error is at most about one step, O(h), but
+    # its parity makes it no clean power of h (so this pair is not an order check)
+    from odeopt.optimizers.polyak import first_switch
+
+    surface = resolve_surface("product-loss")
+    switch = first_switch(surface, surface.x0)
+    assert 0.25 < switch < 0.3
+    result = check_order("sign-gd", "product-loss")
+    assert result.horizon == pytest.approx(1.5 * switch)
+    for row in result.rows:
+        assert row["error"] <= 1.5 * row["h"], result.table()
+    assert result.rows[-1]["error"] < result.rows[0]["error"] / 20
+
+
 # -- closed forms --------------------------------------------------------------------------
 
 

@@ -172,12 +172,40 @@ def _polyak_energy(t, theta, velocity, gap, x_star, ode):
     return np.exp(t) * gap
 
 
+def first_switch(surface, x0, limit=2.0):
+    """When the sign flow from ``x0`` first meets a switching surface (some
+    component of ∇L crossing zero, or falling to the regularisation's scale as the
+    flow starts to slide), or None before ``limit``."""
+    from scipy.integrate import solve_ivp
+
+    x0 = np.asarray(x0, dtype=float)
+    start = np.sign(surface.grad(x0))
+
+    def field(t, z):
+        g = surface.grad(z)
+        return -g / (np.abs(g) + SLIDING_DELTA)
+
+    def crossing(t, z):
+        # a component that started non-zero crosses zero or slides (|gᵢ| → δ scale)
+        g = surface.grad(z) * start
+        live = start != 0.0
+        return float(np.min(g[live], initial=1.0)) - 1e3 * SLIDING_DELTA
+
+    crossing.terminal = True
+    solution = solve_ivp(field, (0.0, limit), x0, method="Radau", events=crossing,
+                         rtol=1e-8, atol=1e-10)  # fmt: skip
+    hits = solution.t_events[0]
+    return float(hits[0]) if hits.size else None
+
+
 def _sign_regime(given, surface):
     # Euler is exact for the sign flow between switches (the field is constant
-    # there): the error comes from crossing a switching surface, up to one step per
-    # crossing; T = 0.2 on rosenbrock includes the transversal switch of g_y at
-    # t ≈ 0.135 and ends before the sliding along g_x = 0 (where Euler chatters)
-    return {"hp": {"lr": 1e-3}, "horizon": 0.2}
+    # there): the error comes from crossing or sliding on a switching surface, up to
+    # one step per switch.  The horizon takes in the first switch and a stretch
+    # after it (1.5 times its time; rosenbrock: the transversal switch of g_y at
+    # t ≈ 0.135; product-loss: b starts sliding along ab = 1 at t ≈ 0.28).
+    switch = first_switch(surface, surface.x0)
+    return {"hp": {"lr": 1e-3}, "horizon": 1.0 if switch is None else 1.5 * switch}
 
 
 def _normalized_regime(given, surface):
