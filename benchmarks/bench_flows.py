@@ -5,7 +5,7 @@
 Per step, in one run, round-robin (machine load hits every contender alike), medians
 of the per-round ratios:
 
-1. ``eg`` on ``bowl`` (5-D, c = (1, 2, 0.5, 1.5, 3): an interior minimum):
+1. ``eg`` on ``shifted-bowl`` (5-D, c = (1, 2, 0.5, 1.5, 3): an interior minimum):
    ``odeopt.run``'s stepping time (``meta["wall_time_s"]``) against a hand-written
    ``@njit`` loop of the same update θ ← θ⊙exp(−η(θ − c)).  (On ``nnls`` the
    inactive coordinates decay into subnormal numbers, which slow every contender
@@ -96,7 +96,7 @@ def contenders(steps):
     lr_eg, lr_egdd = 1e-6, 1e-5  # far from convergence: no subnormals
 
     def odeopt_eg():
-        traj = odeopt.run("eg", "bowl", lr=lr_eg, steps=steps, record_every=steps,
+        traj = odeopt.run("eg", "shifted-bowl", lr=lr_eg, steps=steps, record_every=steps,
                           surface_params={"c": tuple(CENTRE)})  # fmt: skip
         return traj.meta["wall_time_s"], traj.final_theta
 
@@ -130,7 +130,7 @@ def contenders(steps):
         return time.perf_counter() - t, theta
 
     return {
-        "eg on bowl (5-D)": (odeopt_eg, hand_eg_run),
+        "eg on shifted-bowl (5-D)": (odeopt_eg, hand_eg_run),
         "eg on nnls (5-D, A 8x5)": (odeopt_eg_nnls, hand_eg_nnls_run),
         "egdd on rosenbrock (2-D)": (odeopt_egdd, hand_egdd_run),
     }

@@ -23,7 +23,7 @@ from odeopt.cli import main
 from odeopt.errors import RunError
 from odeopt.reference import solve
 from odeopt.stepper import resolve_optimizer, resolve_surface
-from odeopt.surfaces import bowl
+from odeopt.surfaces import shifted_bowl as bowl
 
 
 def numpy_step(name, theta, g, lr):
@@ -41,9 +41,9 @@ HEDGE_START = [0.1, 0.3, 0.2, 0.25, 0.15]
 
 LOCKSTEP = [
     ("eg", "nnls", {"lr": 0.02}, None),
-    ("eg", "bowl", {"lr": 0.5}, None),
+    ("eg", "shifted-bowl", {"lr": 0.5}, None),
     ("hedge", "nnls", {"lr": 0.05}, HEDGE_START),
-    ("eg-reparam", "bowl", {"lr": 0.3}, None),
+    ("eg-reparam", "shifted-bowl", {"lr": 0.3}, None),
     ("eg-primal", "nnls", {"lr": 0.01}, None),
 ]
 
@@ -63,10 +63,10 @@ def test_kernels_match_numpy_transcriptions(name, surface, hp, x0):
 
 ORDER_CASES = [
     ("eg", "nnls", {}),
-    ("eg", "bowl", {}),
+    ("eg", "shifted-bowl", {}),
     ("hedge", "nnls", {"x0": HEDGE_START}),
-    ("eg-reparam", "bowl", {}),
-    ("eg-primal", "bowl", {}),
+    ("eg-reparam", "shifted-bowl", {}),
+    ("eg-primal", "shifted-bowl", {}),
 ]
 
 
@@ -78,7 +78,7 @@ def test_order_one(name, surface, kw):
 
 
 def test_reference_is_integrated_in_log_theta():
-    surface = resolve_surface("bowl")
+    surface = resolve_surface("shifted-bowl")
     bound = resolve_optimizer("eg", surface, {"lr": 0.1})
     ref = solve(bound, surface, surface.x0, np.array([0.0, 1.0, 5.0]))
     np.testing.assert_allclose(np.exp(ref.z), ref.theta, rtol=0, atol=0)
@@ -99,7 +99,7 @@ def test_c31_eg_solves_nnls_to_scipy_precision():
 
 
 def test_c31_mirror_flow_is_the_logistic_closed_form():
-    surface = resolve_surface("bowl")  # c = (1, 0, -0.5)
+    surface = resolve_surface("shifted-bowl")  # c = (1, 0, -0.5)
     c = bowl.center(3, surface.params)
     bound = resolve_optimizer("eg", surface, {"lr": 0.1})
     t = np.linspace(0.0, 20.0, 41)
@@ -110,7 +110,7 @@ def test_c31_mirror_flow_is_the_logistic_closed_form():
 
 
 def test_c31_eg_follows_the_logistic_at_order_one():
-    surface = resolve_surface("bowl", surface_params={"c": (2.0, 0.0, -1.0)})
+    surface = resolve_surface("shifted-bowl", surface_params={"c": (2.0, 0.0, -1.0)})
     c = np.asarray(surface.params["c"])
     hs = 0.1 / 2.0 ** np.arange(6)
     errors = []
@@ -171,15 +171,19 @@ def test_cli_refuses_a_start_outside_the_positive_orthant(capsys):
 
 
 def test_cli_refuses_a_hedge_start_off_the_simplex(capsys):
-    code, out, err = invoke(capsys, "run", "-o", "hedge", "-s", "bowl", "--steps", "5")
+    code, out, err = invoke(
+        capsys, "run", "-o", "hedge", "-s", "shifted-bowl", "--steps", "5"
+    )
     assert code == 2 and "simplex" in out + err
 
 
 def test_api_refuses_bad_starts():
     with pytest.raises(RunError, match="positive orthant"):
-        odeopt.run("eg", "bowl", x0=[0.5, 0.0, 0.5], steps=3)
+        odeopt.run("eg", "shifted-bowl", x0=[0.5, 0.0, 0.5], steps=3)
     with pytest.raises(RunError, match="positive orthant"):
-        odeopt.run_batch("eg", "bowl", [[0.5, 0.5, 0.5], [0.5, -1.0, 0.5]], steps=3)
+        odeopt.run_batch(
+            "eg", "shifted-bowl", [[0.5, 0.5, 0.5], [0.5, -1.0, 0.5]], steps=3
+        )
 
 
 def test_cli_runs_lists_and_checks(capsys):
@@ -188,13 +192,13 @@ def test_cli_runs_lists_and_checks(capsys):
     assert code == 0, out
     code, out, _ = invoke(capsys, "list", "optimizers")
     assert code == 0 and all(n in out for n in ("eg", "hedge", "eg-primal"))
-    code, out, _ = invoke(capsys, "check", "-o", "eg", "-s", "bowl")
+    code, out, _ = invoke(capsys, "check", "-o", "eg", "-s", "shifted-bowl")
     assert code == 0, out
 
 
 def test_batch_equals_single_runs():
     starts = [[0.5, 0.5, 0.5], [0.1, 2.0, 0.3], [1.5, 0.2, 0.9]]
-    batch = odeopt.run_batch("eg", "bowl", starts, [{"lr": 0.3}], steps=100)
+    batch = odeopt.run_batch("eg", "shifted-bowl", starts, [{"lr": 0.3}], steps=100)
     for s, x0 in enumerate(starts):
-        single = odeopt.run("eg", "bowl", x0=x0, steps=100, lr=0.3)
+        single = odeopt.run("eg", "shifted-bowl", x0=x0, steps=100, lr=0.3)
         np.testing.assert_array_equal(batch.final_theta[0, s], single.final_theta)

@@ -122,7 +122,7 @@ def _model_cases():
             for init in inits:
                 for surface in ("product-loss", "rosenbrock"):
                     if optimizer.domain is not None:
-                        continue  # posed on a domain: tests/test_eg.py (nnls, bowl)
+                        continue  # posed on a domain: tests/test_eg.py (nnls, shifted-bowl)
                     if (name, surface) in NOT_A_POWER_OF_H:
                         continue
                     cases.append((name, model.name, init, surface))

@@ -253,7 +253,9 @@ OPTIMIZERS = (
                 "none: EGDD adapts its step sizes by a finite-step effect (no ODE limit)",
             ),
         ),
-        default_lr=lr_from_curvature(10.0),
+        # gains up to x100, scale up to x10 and momentum's 1/(1 − μ) = 10 amplify the
+        # base rate: 1/(10L) diverged on rosenbrock and product-loss, 1/(100L) ran
+        default_lr=lr_from_curvature(100.0),
         check=_check,
     ),
 )

@@ -110,7 +110,7 @@ def _x0(dim, params):
 
 
 SURFACE = Surface(
-    name="bowl",
+    name="shifted-bowl",
     description="shifted bowl ½‖θ − c‖² on θ ≥ 0: EG's logistic closed form (n-D)",
     module=__name__,
     formula="½‖θ − c‖², θ ≥ 0",
