@@ -278,6 +278,7 @@ class Problem:
                 f"{type(self.optimizer).__name__} (odeopt.problem binds names)"
             )
         start = check_start(self.x0, self.surface)
+        self.optimizer.optimizer.check_start(start)  # its domain (EG: θ > 0)
         start.setflags(write=False)
         set_ = object.__setattr__  # frozen: the checked values replace the given
         set_(self, "x0", start)

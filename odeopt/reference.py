@@ -191,6 +191,8 @@ def solve(
         nfev = int(solution.nfev)
     dim = x0.size
     theta = z[:, :dim]
+    if model.observe is not None:  # integrated in another coordinate (log θ)
+        theta = np.asarray(model.observe(theta, ode), dtype=float)
     loss = np.array([surface.value(th) for th in theta])
     info = {
         "model": model.name,
@@ -235,10 +237,12 @@ def model_rhs(
 ) -> Callable[[float, np.ndarray], np.ndarray]:
     """The model's right-hand side ``rhs(t, z)`` on ``surface`` at hyperparameters
     ``hp``: the field with the effective gradient (and, for a model that
-    ``needs_hessian``, the effective Hessian)."""
+    ``needs_hessian``, the effective Hessian).  The gradient carries the loss as
+    ``grad.value`` for fields that read it."""
     if ode is None:
         ode = model.parameters(hp)
     grad = effective_gradient(surface.grad, hp)
+    grad.value = surface.value  # for fields that read the loss (Polyak-type flows)
     if model.needs_hessian:
         hess = effective_hessian(surface.hess, hp)
 

@@ -485,6 +485,9 @@ def _run_problem(
         "setup_time_s": setup_s,
         "versions": _versions(),
     }
+    n_aux = int(getattr(bound.optimizer.kernels, "N_AUX", 0))
+    if n_aux:  # the family's scalar state at the end (a learnt step-size scale)
+        meta["final_aux"] = [float(a) for a in aux[:n_aux]]
     traj = Trajectory(
         step=record_steps,
         t=chosen_model.step_times(record_steps, bound.full_hp),
@@ -748,6 +751,8 @@ def run_batch(
         raise RunError(f"starts must have shape (n, {bound_surface.dim})")
     if not np.all(np.isfinite(starts)):
         raise RunError("starts must be finite")
+    for start in starts:  # the optimizer's domain (EG: θ > 0)
+        optimizer.check_start(start)
     steps = whole_number(steps, "steps")
     if record_every is not None and int(record_every) < 1:
         raise RunError(f"record_every must be >= 1, got {record_every}")

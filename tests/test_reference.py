@@ -102,6 +102,14 @@ def test_discrepancy_shrinks_with_the_step():
     assert gaps[1] / gaps[2] == pytest.approx(2.0, rel=0.05)
 
 
+#: Pairs whose final error is no clean power of h, with the test that covers them.
+NOT_A_POWER_OF_H = {
+    # the sign flow slides along ab = 1 from t ≈ 0.28: Euler's error is bounded by
+    # about one step but chatters (tests/test_polyak_flows.py asserts the bound)
+    ("sign-gd", "product-loss"),
+}
+
+
 def _model_cases():
     cases = []
     for name in odeopt.optimizer_names():
@@ -109,8 +117,14 @@ def _model_cases():
         consistent = hasattr(optimizer.kernels, "consistent_start")
         inits = ("pytorch", "consistent") if consistent else ("pytorch",)
         for model in optimizer.models:
+            if not callable(model.order) and model.order == 0:
+                continue  # no ODE limit (meta-learned step sizes: test_meta_lr.py)
             for init in inits:
                 for surface in ("product-loss", "rosenbrock"):
+                    if optimizer.domain is not None:
+                        continue  # posed on a domain: tests/test_eg.py (nnls, shifted-bowl)
+                    if (name, surface) in NOT_A_POWER_OF_H:
+                        continue
                     cases.append((name, model.name, init, surface))
     return cases
 

@@ -296,6 +296,9 @@ def test_declared_minima(name, dim):
     for minimum in minima:
         theta = minimum.theta
         assert minimum.kind in ("global", "local")
+        if bound.surface.domain == "positive":
+            _check_kkt_minimum(bound, minimum, f, g, grad_scale, rng)
+            continue
         # Stationary, relative to the surface's typical gradient ...
         grad = g(theta)
         assert np.max(np.abs(grad)) <= 1e-12 * grad_scale, (minimum, grad)
@@ -322,6 +325,24 @@ def test_declared_minima(name, dim):
         assert m.value == pytest.approx(best, rel=1e-13, abs=1e-13)
     for m in minima:
         assert m.value >= best - 1e-13 * max(1.0, abs(best))
+
+
+def _check_kkt_minimum(bound, minimum, f, g, grad_scale, rng):
+    """A minimum over θ ≥ 0 (a surface with the positive-orthant domain) is a KKT
+    point: θ ≥ 0, ∂ᵢL = 0 where θᵢ > 0 and ∂ᵢL ≥ 0 where θᵢ = 0, and no feasible
+    point nearby is lower."""
+    theta = minimum.theta
+    grad = g(theta)
+    assert np.all(theta >= 0.0), minimum
+    free = theta > 0.0
+    assert np.max(np.abs(grad[free]), initial=0.0) <= 1e-12 * grad_scale, grad
+    assert np.all(grad[~free] >= -1e-12 * grad_scale), grad
+    assert f(theta) == pytest.approx(
+        minimum.value, rel=1e-14, abs=1e-14 * max(1.0, abs(minimum.value))
+    )
+    for direction in rng.standard_normal((16, bound.dim)):
+        trial = np.maximum(theta + 1e-4 * direction, 0.0)
+        assert f(trial) >= f(theta) - 1e-15 * max(1.0, abs(f(theta))), (minimum, trial)
 
 
 # -- the quadratic ---------------------------------------------------------------------

@@ -215,6 +215,10 @@ class Model:
         :func:`odeopt.plotting.energy`.
     lyapunov_text : str
         That function as a formula, with what it proves.
+    observe : callable (z_theta, ode) -> theta, optional
+        The map from the first ``dim`` components of the ODE state to θ, for models
+        integrated in another coordinate (the mirror flow in log θ: ``exp``);
+        default the identity.  ``initial`` and ``start`` then return that coordinate.
     """
 
     name: str
@@ -235,6 +239,7 @@ class Model:
     preferred_method: str | None = None
     lyapunov: Callable[..., np.ndarray] | None = None
     lyapunov_text: str = ""
+    observe: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray] | None = None
 
     def declared_order(self, hp: Mapping[str, Any]) -> float:
         """The order of agreement at these hyperparameters."""
@@ -297,6 +302,9 @@ class Optimizer:
         Continuous models; the first is the default.
     check : callable (hp) -> str or None, optional
         Cross-parameter validation (e.g. Nesterov needs zero dampening).
+    domain : {"positive", "simplex"}, optional
+        Where the iterates live (exponentiated gradient keeps θ > 0, Hedge keeps θ on
+        the probability simplex): a run refuses a start outside it.
     default_lr : callable (BoundSurface, hp) -> float
         The learning rate used when none is given.
     default_lr_rule : str, optional
@@ -316,6 +324,7 @@ class Optimizer:
     default_lr_rule: str = ""
     fixed: Mapping[str, float] = field(default_factory=dict)
     check: Callable[[Mapping[str, Any]], str | None] | None = None
+    domain: str | None = None
 
     def __post_init__(self) -> None:
         if not self.default_lr_rule:
@@ -323,6 +332,26 @@ class Optimizer:
             if not rule:
                 raise ValueError(f"optimizer {self.name}: state the default-lr rule")
             object.__setattr__(self, "default_lr_rule", rule)
+
+    def check_start(self, theta0: np.ndarray) -> None:
+        """Refuse a start outside the optimizer's ``domain`` (RunError, one line)."""
+        from ..errors import RunError
+
+        theta0 = np.asarray(theta0, dtype=float)
+        if self.domain is None:
+            return
+        if self.domain == "positive" and not np.all(theta0 > 0.0):
+            raise RunError(
+                f"{self.name} needs a start in the positive orthant (every x0 > 0), "
+                f"got {theta0.tolist()}"
+            )
+        if self.domain == "simplex" and not (
+            np.all(theta0 > 0.0) and abs(float(np.sum(theta0)) - 1.0) <= 1e-12
+        ):
+            raise RunError(
+                f"{self.name} needs a start in the open probability simplex (every "
+                f"x0 > 0, sum 1), got {theta0.tolist()}"
+            )
 
     @property
     def kernels(self) -> ModuleType:

@@ -13,8 +13,9 @@ when ``maximize``; :math:`v_0 = \bar g_0 = b_0 = 0`):
     \ \text{(momentum } \mu > 0\text{)}, \quad
     \theta_k = \theta_{k-1} - \eta\, g_k / d_k \ \text{(otherwise)}
 
-Note PyTorch's :math:`\sqrt{v} + \varepsilon` (Su and TensorFlow use
-:math:`\sqrt{v + \varepsilon}`).
+Note PyTorch's :math:`\sqrt{v} + \varepsilon`; Su and TensorFlow use
+:math:`\sqrt{v + \varepsilon}`, the option ``eps_inside`` (claim C14: the
+two placements agree as ε → 0).
 
 **Model** ``coupled`` (regime A): :math:`h = \eta`, :math:`b = (1-\alpha)/\eta`,
 
@@ -68,11 +69,14 @@ from ._base import (
 )
 
 # The kernels' hp array, read by name: hp[HP.lr] ...
-HP = layout("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+HP = layout(
+    "lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize",
+    "eps_inside",
+)  # fmt: skip
 HYPERPARAMETERS = HP._fields
 # Hyperparameters whose zero switches a feature off: the runner holds them as
 # constants where the optimizers' defaults do (see odeopt._codegen).
-SWITCHES = ("weight_decay", "momentum", "centered", "maximize")
+SWITCHES = ("weight_decay", "momentum", "centered", "maximize", "eps_inside")
 STATE_ROWS = 3  # square average v, momentum buffer b, gradient average ḡ
 N_STAGES = 1
 
@@ -94,19 +98,23 @@ def step(k, theta, state, G, hp):
     momentum = hp[HP.momentum]
     centered = hp[HP.centered] != 0.0
     maximize = hp[HP.maximize] != 0.0
+    eps_inside = hp[HP.eps_inside] != 0.0
     for i in range(theta.shape[0]):
         g = -G[0, i] if maximize else G[0, i]
         if weight_decay != 0.0:
             g = g + weight_decay * theta[i]
         v = state[0, i] * alpha + (1.0 - alpha) * g * g
         state[0, i] = v
+        square = v
         if centered:
             mean = lerp(state[2, i], g, 1.0 - alpha)
             state[2, i] = mean
-            avg = math.sqrt(v + (-1.0) * mean * mean)
-        else:
-            avg = math.sqrt(v)
-        avg = avg + eps
+            square = v + (-1.0) * mean * mean
+        if eps_inside:  # TensorFlow's and Su's √(v + ε)
+            avg = math.sqrt(square + eps)
+        else:  # PyTorch's √v + ε
+            avg = math.sqrt(square)
+            avg = avg + eps
         if momentum > 0.0:
             b = state[1, i] * momentum + g / avg
             state[1, i] = b
@@ -122,7 +130,16 @@ def _parameters(hp):
         "b": (1.0 - hp["alpha"]) / lr,
         "eps": hp["eps"],
         "speed": 1.0 / (1.0 - hp["momentum"]),
+        "eps_inside": float(hp.get("eps_inside", False)),
     }
+
+
+def _root(square, ode):
+    """The denominator: √(v + ε) with ``eps_inside``, PyTorch's √v + ε otherwise."""
+    square = np.maximum(square, 0.0)
+    if ode.get("eps_inside"):
+        return np.sqrt(square + ode["eps"])
+    return np.sqrt(square) + ode["eps"]
 
 
 def _field(t, z, grad, ode, centered):
@@ -133,9 +150,9 @@ def _field(t, z, grad, ode, centered):
     if centered:
         mean = z[2 * n :]
         dz.append(ode["b"] * (g - mean))
-        denom = np.sqrt(np.maximum(v - mean * mean, 0.0)) + ode["eps"]
+        denom = _root(v - mean * mean, ode)
     else:
-        denom = np.sqrt(np.maximum(v, 0.0)) + ode["eps"]
+        denom = _root(v, ode)
     dz[0] = -ode["speed"] * g / denom
     return np.concatenate(dz)
 
@@ -148,7 +165,12 @@ def _initial(theta0, grad, ode, centered):
 
 
 def _start(theta0, grad, ode, centered):
-    """Series start from v = 0: v ≈ b·g₀²·t, so θ̇ ≈ −g₀/(|g₀|√(bt) + ε)."""
+    """Series start from v = 0: v ≈ b·g₀²·t, so θ̇ ≈ −g₀/(|g₀|√(bt) + ε).
+
+    With ε inside the root the field is finite at v = 0 (−g/√ε): no series start.
+    """
+    if ode.get("eps_inside"):
+        return 0.0, _initial(theta0, grad, ode, centered)
     theta0 = np.array(theta0, dtype=float)
     g0 = grad(theta0)
     t0 = 1e-14
@@ -209,12 +231,13 @@ def _sign_parameters(hp):
         "h": hp["lr"],
         "eps": hp["eps"],
         "speed": 1.0 / (1.0 - hp["momentum"]),
+        "eps_inside": float(hp.get("eps_inside", False)),
     }
 
 
 def _sign_field(t, z, grad, ode):
     g = grad(z)
-    return -ode["speed"] * g / (np.abs(g) + ode["eps"])
+    return -ode["speed"] * g / _root(g * g, ode)
 
 
 def _sign_initial(theta0, grad, ode):
@@ -262,6 +285,13 @@ OPTIMIZERS = (
                 "centered", False, "divide by the centred variance", kind="bool"
             ),
             MAXIMIZE,
+            Hyperparameter(
+                "eps_inside",
+                False,
+                "ε inside the root, √(v + ε) (TensorFlow, Su) "
+                "instead of PyTorch's √v + ε",
+                kind="bool",
+            ),
         ),
         models=(_coupled(), SIGN),
         default_lr=lr_from_distance(1000.0),

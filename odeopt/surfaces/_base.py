@@ -124,6 +124,10 @@ class Surface:
         a vector field that is not a gradient (a game, a stop-gradient toy): ``hess``
         is then its Jacobian, whose eigenvalues may be complex, and the curvature
         is its spectral radius.
+    domain : {"positive", "simplex"}, optional
+        Where the problem is posed (non-negative least squares: θ ≥ 0; a
+        distribution: the probability simplex).  Mirror-descent optimizers (``eg``,
+        ``hedge``) run inside it; ``odeopt list`` shows it.
     """
 
     name: str
@@ -144,6 +148,7 @@ class Surface:
     bounded_below: bool = True
     references: str = ""
     symmetric: bool = True
+    domain: str | None = None
 
     @staticmethod
     def from_expression(
@@ -261,6 +266,7 @@ class Surface:
                 for m in bound.minima
             ],
             "bounded_below": self.bounded_below,
+            **({"domain": self.domain} if self.domain else {}),
         }
 
 
