@@ -124,6 +124,12 @@ class Surface:
         a vector field that is not a gradient (a game, a stop-gradient toy): ``hess``
         is then its Jacobian, whose eigenvalues may be complex, and the curvature
         is its spectral radius.
+    players : sequence of str
+        A game's players by name, in the order of their blocks of θ (empty for one
+        loss).  The field must then be ``F = (∇_x f, −∇_y f)``: downhill for every
+        player (see :class:`odeopt._roles.Play`), and ``hess`` its Jacobian.
+    blocks : tuple of int or callable (dim, params) -> tuple of int, optional
+        The players' block sizes (default: equal blocks of ``dim / len(players)``).
     """
 
     name: str
@@ -144,6 +150,8 @@ class Surface:
     bounded_below: bool = True
     references: str = ""
     symmetric: bool = True
+    players: Sequence[str] = ()
+    blocks: Resolvable = None
 
     @staticmethod
     def from_expression(
@@ -261,7 +269,30 @@ class Surface:
                 for m in bound.minima
             ],
             "bounded_below": self.bounded_below,
+            **(
+                {
+                    "players": [
+                        {"name": n, "block": b}
+                        for n, b in zip(self.players, bound.blocks, strict=True)
+                    ],
+                    "field": self.field_text(),
+                }
+                if self.players
+                else {}
+            ),
         }
+
+    def field_text(self) -> str:
+        """A game's field as its docstring states it (the first ``F = ...`` line)."""
+        for line in self.doc.splitlines():
+            if line.strip().startswith("F = "):
+                return line.strip()
+        return self.formula
+
+    @property
+    def is_game(self) -> bool:
+        """Players own blocks of θ: the field is a game's, not one loss's gradient."""
+        return bool(self.players)
 
 
 #: Above this dimension the curvature for default learning rates comes from Lanczos
@@ -334,6 +365,17 @@ class BoundSurface:
         """The plot box ``(lo, hi)``."""
         lo, hi = _resolve(self.surface.bounds, self.dim, self.params)
         return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+
+    @property
+    def blocks(self) -> tuple[int, ...]:
+        """A game's players' block sizes, in order (``()`` for one loss)."""
+        players = self.surface.players
+        if not players:
+            return ()
+        given = _resolve(self.surface.blocks, self.dim, self.params)
+        if given is None:
+            given = (self.dim // len(players),) * len(players)
+        return tuple(int(b) for b in given)
 
     @property
     def x0(self) -> np.ndarray:
