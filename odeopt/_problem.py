@@ -196,9 +196,7 @@ def _player_index(player: Any, players: Sequence[str]) -> int:
     """A player by name or number."""
     if isinstance(player, str):
         if player not in players:
-            raise RunError(
-                f"unknown player {player!r} (valid: {', '.join(players)})"
-            )
+            raise RunError(f"unknown player {player!r} (valid: {', '.join(players)})")
         return list(players).index(player)
     if isinstance(player, bool) or not isinstance(player, (int, np.integer)):
         raise RunError(f"a player is a name or a number, got {player!r}")
@@ -497,9 +495,7 @@ class Problem:
         names = self.surface.surface.players
         return {
             "play": self.play,
-            "turns": None
-            if self.turns is None
-            else [names[t] for t in self.turns],
+            "turns": None if self.turns is None else [names[t] for t in self.turns],
             "players": [
                 {
                     "name": name,
@@ -508,7 +504,10 @@ class Problem:
                     "given": dict(given),
                 }
                 for name, block, bound, given in zip(
-                    names, self.surface.blocks, self.players, self.player_hp,
+                    names,
+                    self.surface.blocks,
+                    self.players,
+                    self.player_hp,
                     strict=True,
                 )
             ],

@@ -108,9 +108,14 @@ def _model_cases():
         optimizer = odeopt.get_optimizer(name)
         consistent = hasattr(optimizer.kernels, "consistent_start")
         inits = ("pytorch", "consistent") if consistent else ("pytorch",)
+        # A game's methods are checked on games (their models may split θ into
+        # the players' blocks), the rest on losses.
+        on = ("product-loss", "rosenbrock")
+        if optimizer.play is not None:
+            on = ("letcher-game", "dirac-gan-ns")
         for model in optimizer.models:
             for init in inits:
-                for surface in ("product-loss", "rosenbrock"):
+                for surface in on:
                     cases.append((name, model.name, init, surface))
     return cases
 

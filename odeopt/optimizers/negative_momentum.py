@@ -70,8 +70,15 @@ OPTIMIZERS = (
         torch="per player: v ← βv − lr·g, θ ← θ + v (SGD momentum, β may be < 0)",
         hyperparameters=(
             learning_rate("learning rate η"),
-            Hyperparameter("momentum", -0.5, "momentum β", low=-1.0, low_open=True,
-                           high=1.0, high_open=True),  # fmt: skip
+            Hyperparameter(
+                "momentum",
+                -0.5,
+                "momentum β",
+                low=-1.0,
+                low_open=True,
+                high=1.0,
+                high_open=True,
+            ),
         ),
         models=(
             Model(

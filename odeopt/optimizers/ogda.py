@@ -89,10 +89,12 @@ OPTIMIZERS = (
         torch="optax.optimistic_gradient_descent(lr, alpha, beta)",
         hyperparameters=(
             learning_rate("learning rate η"),
-            Hyperparameter("alpha", 1.0, "weight α of the current gradient", low=0.0,
-                           low_open=True),  # fmt: skip
-            Hyperparameter("beta", 1.0, "optimism β (weight of the gradient change)",
-                           low=0.0),  # fmt: skip
+            Hyperparameter(
+                "alpha", 1.0, "weight α of the current gradient", low=0.0, low_open=True
+            ),
+            Hyperparameter(
+                "beta", 1.0, "optimism β (weight of the gradient change)", low=0.0
+            ),
         ),
         models=(
             Model(

@@ -11,6 +11,10 @@ with both cures
 
 F = (M + γMᵀM + λSᵀM)·(x, y),  S = (M − Mᵀ)/2
 
+.. math::
+
+    J = M + γM^TM + λS^TM,\qquad M = \begin{pmatrix} 0 & A \\ −A^T & μI \end{pmatrix}.
+
 whose Jacobian (``hess``) is that matrix.  Without cures, M's eigenvalues are ±i
 times A's singular values: the gradient flow circles, simultaneous GDA spirals out
 by √(1 + h²σ²) per step (Zhang et al. 2022, "Near-optimal local convergence of
@@ -90,7 +94,9 @@ def _n(params):
 def _check(dim, params):
     n = _n(params)
     if n is None:
-        return f"a must hold n² numbers (an n×n matrix, row-major), got {len(params['a'])}"
+        return (
+            f"a must hold n² numbers (an n×n matrix, row-major), got {len(params['a'])}"
+        )
     if dim != 2 * n:
         return f"a is {n}×{n}: the dimension must be {2 * n}, got {dim}"
     return None

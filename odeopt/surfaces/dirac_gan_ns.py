@@ -120,9 +120,7 @@ SURFACE = Surface(
     check=even_dim,
     bounds=lambda dim, params: ([-0.4] * dim, [0.4] * dim),
     x0=dirac_start,
-    minima=lambda dim, params: [
-        Minimum(np.zeros(dim), -2.0 * math.log(2.0))
-    ],
+    minima=lambda dim, params: [Minimum(np.zeros(dim), -2.0 * math.log(2.0))],
     curvature=0.5,
     bounded_below=False,
     symmetric=False,

@@ -100,9 +100,11 @@ SURFACE = Surface(
     check=even_dim,
     bounds=_bounds,
     x0=dirac_start,
-    minima=lambda dim, params: [Minimum(np.zeros(dim), -params["lam"] * params["c"] ** 2)]
-    if params["c"] == 0.0
-    else [],
+    minima=lambda dim, params: (
+        [Minimum(np.zeros(dim), -params["lam"] * params["c"] ** 2)]
+        if params["c"] == 0.0
+        else []
+    ),
     curvature=1.0,
     bounded_below=False,
     symmetric=False,

@@ -10,6 +10,10 @@ Jᵀ)/2 = [[0, 1], [−1, 0]] here) optional:
 
 F = (y − x + x³, −x − y + y³) + γJᵀF + λAᵀF
 
+.. math::
+
+    L(x, y) = xy − \tfrac{x^2}{2} + \tfrac{y^2}{2} + \tfrac{x^4}{4} − \tfrac{y^4}{4}.
+
 with J = [[3x² − 1, 1], [−1, 3y² − 1]]: eigenvalues −1 ± i at the origin, so
 θ̇ = −F spirals out there, while the cubic terms pull it back from far away.  The
 Jacobian of γJᵀF is γ(JᵀJ + diag(6x·F_x, 6y·F_y)), that of λAᵀF is λAᵀJ.
