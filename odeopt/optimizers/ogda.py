@@ -17,9 +17,9 @@ optimism": θ − η(2g_k − g_{k−1}).  The state row holds g_{k−1}.
 
 * ``flow``: θ̇ = −F(θ), order 1.
 * ``high-res``: Lu (2020) (arXiv 2001.08826), the O(s)-resolution ODE
-  θ̇ = −F + h(β/α² − ½)JF, order 2.  Since g_{k−1} = F(θ) + ηαJF + O(η²) at
-  θ = θ_{k−1}, one step is θ − αηF + βη²JF + O(η³), which the flow with
-  h = αη matches to O(h³); for α = β = 1 it is extragradient's θ̇ = −F + (h/2)JF.
+  θ̇ = −F + h(β/α − ½)JF, order 2.  Since g_{k−1} = F(θ) + αηJF + O(η²) at
+  θ = θ_{k−1}, one step is θ − αηF + αβη²JF + O(η³) = θ − hF + (β/α)h²JF,
+  which the flow with h = αη matches to O(h³); for α = β = 1 it is extragradient's θ̇ = −F + (h/2)JF.
   (The start-up g₀ = g₁ errs by O(η²) in one step: order 2 holds.)
 
 **Default learning rate** 1/(10L), L the field's spectral radius.
@@ -61,7 +61,7 @@ def _parameters(hp):
 
 def _high_res_parameters(hp):
     h = hp["alpha"] * hp["lr"]
-    return {"h": h, "reg": h * (hp["beta"] / hp["alpha"] ** 2 - 0.5)}
+    return {"h": h, "reg": h * (hp["beta"] / hp["alpha"] - 0.5)}
 
 
 def _flow(t, z, grad, ode):
@@ -111,7 +111,7 @@ OPTIMIZERS = (
             ),
             Model(
                 name="high-res",
-                ode="θ̇ = −F + h(β/α² − 1/2)·J·F",
+                ode="θ̇ = −F + h(β/α − 1/2)·J·F",
                 time="t_k = k·α·lr",
                 scheme="two-step optimistic update, h = α·lr (Lu 2020)",
                 order=2,
