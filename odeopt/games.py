@@ -167,15 +167,18 @@ def amplification(
 
 
 def measured_growth(theta: np.ndarray, equilibrium: Any = None) -> float:
-    """The growth per step of recorded iterates: (‖θ_n − θ*‖/‖θ_m − θ*‖)^(1/(n−m))
-    over the second half of the record (past the start-up)."""
+    """The growth per step of iterates recorded at every step: exp of the
+    least-squares slope of log ‖θ_k − θ*‖ against k over the second half of the
+    record (past the start-up; the slope averages out the wobble of a radius on an
+    ellipse, which a ratio of two radii would not)."""
     theta = np.asarray(theta, dtype=float)
     centre = (
         np.zeros(theta.shape[1]) if equilibrium is None else np.asarray(equilibrium)
     )
     radius = np.linalg.norm(theta - centre, axis=1)
-    m, n = theta.shape[0] // 2, theta.shape[0] - 1
-    return float((radius[n] / radius[m]) ** (1.0 / (n - m)))
+    k = np.arange(theta.shape[0])[theta.shape[0] // 2 :]
+    slope = np.polyfit(k, np.log(radius[k]), 1)[0]
+    return float(np.exp(slope))
 
 
 # -- pictures ------------------------------------------------------------------------
