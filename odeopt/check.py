@@ -140,6 +140,7 @@ def check_order(
     method: str = DEFAULT_METHOD,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    game: Mapping[str, Any] | None = None,
     **hyperparameters: Any,
 ) -> OrderCheck:
     """Measure the order of agreement of ``optimizer`` with its ``model``.
@@ -169,6 +170,9 @@ def check_order(
         The problem and the hyperparameters that fix the ODE parameters.
     method, rtol, atol
         The reference integrator.
+    game : mapping, optional
+        On a game, :func:`odeopt.run`'s ``play``, ``turns``, ``d_steps`` and ``hp``
+        for every level (default: the optimizer's play, one rate for all players).
     """
     if not (tolerance > 0):
         raise HyperparameterError(f"tolerance must be > 0, got {tolerance}")
@@ -221,6 +225,7 @@ def check_order(
                 record_every=steps,
                 model=chosen.name,
                 init=init,
+                **dict(game or {}),
             )
             runs.append((h, steps, traj))
             settings.append(dict(level.hp))
