@@ -368,3 +368,58 @@ def test_ema_is_the_recursive_average():
         np.testing.assert_allclose(average[k], expected, rtol=1e-14)
     with pytest.raises(InputError, match="decay"):
         games.ema(theta, 1.0)
+
+
+# -- the command line ------------------------------------------------------------------
+def run_cli(args, capsys):
+    from odeopt.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_cli_runs_a_game_with_per_player_settings(capsys):
+    import json
+
+    code, out, _ = run_cli(
+        ["run", "-o", "gda", "-s", "dirac-gan-ns", "--lr", "0.05", "--steps", "300",
+         "--player-param", "discriminator.lr=0.2", "--json"], capsys
+    )  # fmt: skip
+    assert code == 0
+    final = json.loads(out)["final_theta"]
+    expected = odeopt.run("gda", "dirac-gan-ns", lr=0.05, steps=300,
+                          hp={"discriminator": {"lr": 0.2}})  # fmt: skip
+    np.testing.assert_array_equal(final, expected.final_theta)
+
+
+def test_cli_compare_lists_distances_to_the_equilibrium(capsys):
+    code, out, _ = run_cli(
+        ["compare", "-o", "gda", "-o", "extragradient", "-s", "bilinear-game",
+         "--lr", "0.1", "--steps", "100", "--d-steps", "1"], capsys
+    )  # fmt: skip
+    assert code == 0 and out.count("‖θ − θ*‖") == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--player-param", "lr=0.1"], "PLAYER.NAME=VALUE"),
+        (["--player-param", "critic.lr=0.1"], "unknown player 'critic'"),
+        (["-s", "rosenbrock", "--play", "alternating"], "needs a game"),
+    ],
+)
+def test_cli_bad_game_settings_exit_2(args, message, capsys):
+    surface = [] if "-s" in args else ["-s", "dirac-gan-ns"]
+    code, _, err = run_cli(
+        ["run", "-o", "gda", *surface, *args, "--steps", "3"], capsys
+    )
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_cli_lists_games_with_their_fields(capsys):
+    code, out, _ = run_cli(["list", "surfaces"], capsys)
+    assert code == 0
+    assert "F = (−φ,  θ + 2λ(1 − c/r)φ + μφ)" in out
+    assert "players generator (2), discriminator (2)" in out
