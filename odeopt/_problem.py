@@ -903,7 +903,9 @@ def problem(
     """Bind and check a problem once: what :func:`odeopt.run` runs.
 
     Takes :func:`odeopt.run`'s arguments that fix the iterates (all but the
-    reference and the progress callback), with the same meaning and defaults.
+    reference and the progress callback), with the same meaning and defaults; on a
+    game, ``play``, ``turns``, ``d_steps`` and per-player ``hp`` as well
+    (:func:`game_settings`).
 
     >>> import odeopt
     >>> p = odeopt.problem("momentum", "booth", lr=0.02, momentum=0.9, steps=300)
