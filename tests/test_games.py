@@ -423,3 +423,19 @@ def test_cli_lists_games_with_their_fields(capsys):
     assert code == 0
     assert "F = (−φ,  θ + 2λ(1 − c/r)φ + μφ)" in out
     assert "players generator (2), discriminator (2)" in out
+
+
+def test_weight_clipping_is_a_projection_of_the_discriminator():
+    # WGAN with a clipped linear critic: the Dirac WGAN field F = (−φ, θ) (WGAN-GP at
+    # λ = 0), the discriminator projected onto [−c, c]² after each of its moves.
+    s = get_surface("dirac-gan-wgan-gp").bind(lam=0.0)
+    lr, c, steps = 0.1, 0.05, 300
+    traj = odeopt.run("alternating-gda", s, lr=lr, hp={"discriminator": {"clip": c}},
+                      steps=steps, record_every=1)  # fmt: skip
+    x = s.x0.copy()
+    for _ in range(steps):
+        x[:2] = x[:2] - lr * s.grad(x)[:2]
+        x[2:] = np.clip(x[2:] - lr * s.grad(x)[2:], -c, c)
+    np.testing.assert_allclose(traj.final_theta, x, rtol=1e-14, atol=1e-16)
+    assert np.abs(traj.theta[1:, 2:]).max() <= c
+    assert traj.meta["game"]["players"][0]["hyperparameters"]["clip"] == 0.0

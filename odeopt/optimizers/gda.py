@@ -30,6 +30,11 @@ and alternating GDA conserves θ² + φ² − ηθφ (Zhang, Wang, Lessard & Gro
 "Near-optimal local convergence of alternating gradient descent-ascent for minimax
 optimization").
 
+**Clipping** (``clip = c > 0``, usually given to one player: ``hp={"discriminator":
+{"clip": 0.01}}``): after each move the player's block is projected onto [−c, c]ⁿ,
+WGAN's weight clipping (Arjovsky, Chintala & Bottou 2017) as a projection.  The
+models hold while the projection is inactive.
+
 **Default learning rate** 1/(10L), L the field's spectral radius (the surface's
 curvature): h = 0.1 on the unit rotation.
 """
@@ -37,10 +42,19 @@ curvature): h = 0.1 on the unit rotation.
 import numpy as np
 
 from .._jit import kernel
-from ._base import Model, Optimizer, layout, learning_rate, lr_from_curvature
+from ._base import (
+    Hyperparameter,
+    Model,
+    Optimizer,
+    layout,
+    learning_rate,
+    lr_from_curvature,
+)
 
-HP = layout("lr")
+HP = layout("lr", "clip")
 HYPERPARAMETERS = HP._fields
+# clip = 0: no projection, held as a constant where the optimizers' default holds it
+SWITCHES = ("clip",)
 STATE_ROWS = 0
 N_STAGES = 1
 
@@ -50,6 +64,16 @@ def step(k, theta, state, G, hp):
     lr = hp[HP.lr]
     for i in range(theta.shape[0]):
         theta[i] = theta[i] - lr * G[0, i]
+
+
+@kernel
+def post(k, theta, state, hp):
+    # WGAN's weight clipping (Arjovsky, Chintala & Bottou 2017): the projection onto
+    # the box [−c, c]ⁿ after each step, for the player whose hp sets clip = c > 0.
+    clip = hp[HP.clip]
+    if clip > 0.0:
+        for i in range(theta.shape[0]):
+            theta[i] = min(max(theta[i], -clip), clip)
 
 
 # -- continuous models ----------------------------------------------------------------
@@ -133,6 +157,10 @@ ALTERNATING_MODIFIED = Model(
 )
 
 _LR = learning_rate("learning rate η (each player's own with hp={player: ...})")
+_CLIP = Hyperparameter(
+    "clip", 0.0, "weight clipping c: project onto [−c, c] after each step (0: off)",
+    low=0.0,
+)  # fmt: skip
 
 OPTIMIZERS = (
     Optimizer(
@@ -140,7 +168,7 @@ OPTIMIZERS = (
         description="simultaneous gradient descent–ascent",
         module=__name__,
         torch="torch.optim.SGD(lr) per player, both stepped after both backward passes",
-        hyperparameters=(_LR,),
+        hyperparameters=(_LR, _CLIP),
         models=(FLOW, SIMULTANEOUS_MODIFIED),
         default_lr=lr_from_curvature(10.0),
         play="simultaneous",
@@ -150,7 +178,7 @@ OPTIMIZERS = (
         description="alternating gradient descent–ascent (d_steps moves per turn)",
         module=__name__,
         torch="torch.optim.SGD(lr) per player, each stepped after its own backward",
-        hyperparameters=(_LR,),
+        hyperparameters=(_LR, _CLIP),
         models=(FLOW, ALTERNATING_MODIFIED),
         default_lr=lr_from_curvature(10.0),
         play="alternating",
