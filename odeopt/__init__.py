@@ -88,6 +88,7 @@ _SUBMODULES = (
     "compare",
     "errors",
     "explorer",
+    "games",
     "plotting",
     "reference",
     "scaling",

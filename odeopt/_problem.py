@@ -46,6 +46,8 @@ DEFAULT_STEPS = 10_000
 INITS = ("pytorch", "consistent")
 DEFAULT_INIT = "pytorch"
 DEFAULT_MAX_NORM = 1e100
+#: How a game's players move: all at once, or in turns (odeopt._roles.Play).
+PLAYS = ("simultaneous", "alternating")
 
 
 # -- binding the parts ---------------------------------------------------------------
@@ -220,6 +222,75 @@ def model_meta(
     }
 
 
+# -- games -----------------------------------------------------------------------------
+def _player_index(player: Any, players: Sequence[str]) -> int:
+    """A player by name or number."""
+    if isinstance(player, str):
+        if player not in players:
+            raise RunError(f"unknown player {player!r} (valid: {', '.join(players)})")
+        return list(players).index(player)
+    if isinstance(player, bool) or not isinstance(player, (int, np.integer)):
+        raise RunError(f"a player is a name or a number, got {player!r}")
+    if not 0 <= int(player) < len(players):
+        raise RunError(
+            f"player {player} does not exist (valid: 0 .. {len(players) - 1}, or "
+            f"{', '.join(players)})"
+        )
+    return int(player)
+
+
+def game_settings(
+    surface: BoundSurface,
+    play: str | None,
+    turns: Sequence[Any] | None,
+    d_steps: int | None,
+    hp: Mapping[Any, Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    """A game's play, turns and per-player hyperparameters, from run()'s keywords.
+
+    ``d_steps=k`` is alternating play in which the generator (the first player)
+    moves, then the discriminator (the last) ``k`` times; ``turns`` lists the moves
+    of one step by player name or number; ``hp`` maps a player (name or number) to
+    the hyperparameters it sets besides the common ones.
+    """
+    players = tuple(surface.surface.players)
+    if not players:
+        given = [
+            name
+            for name, value in (("play", play), ("turns", turns), ("d_steps", d_steps),
+                                ("hp", hp))
+            if value is not None
+        ]  # fmt: skip
+        if given:
+            raise RunError(
+                f"{given[0]} needs a game (a surface with players, such as "
+                f"dirac-gan-ns); surface {surface.name} is one loss"
+            )
+        return {}
+    if d_steps is not None:
+        if turns is not None:
+            raise RunError("give turns or d_steps, not both")
+        if isinstance(d_steps, bool) or int(d_steps) != d_steps or d_steps < 1:
+            raise RunError(f"d_steps must be a whole number >= 1, got {d_steps!r}")
+        if play == "simultaneous":
+            raise RunError("d_steps needs play='alternating'")
+        play = "alternating"
+        turns = (0,) + (len(players) - 1,) * int(d_steps)
+    player_hp: list[dict[str, Any]] = [{} for _ in players]
+    for player, values in (hp or {}).items():
+        if not isinstance(values, Mapping):
+            raise RunError(
+                f"hp[{player!r}] must map hyperparameter names to values, got "
+                f"{values!r}"
+            )
+        player_hp[_player_index(player, players)].update(values)
+    return {
+        "play": play,
+        "turns": None if turns is None else tuple(turns),
+        "player_hp": tuple(player_hp),
+    }
+
+
 # -- the problem ----------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class Problem:
@@ -244,6 +315,15 @@ class Problem:
         Gradient noise with its minibatch size.
     seed, path : int
         The noise's key (recorded only with noise).
+    play : {"simultaneous", "alternating"} or None
+        A game's play (default: the optimizer's, else simultaneous); None for one
+        loss.
+    turns : tuple of int or None
+        Alternating play's moves within one step, by player number (default: each
+        player once, in order).
+    player_hp : tuple of dict
+        A game's per-player hyperparameters, each on top of the common ones
+        (``optimizer``'s); :attr:`players` holds each player's bound optimizer.
 
     Raises
     ------
@@ -265,6 +345,9 @@ class Problem:
     noise: BoundNoise | None = None
     seed: int = 0
     path: int = 0
+    play: str | None = None
+    turns: tuple[int, ...] | None = None
+    player_hp: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.surface, BoundSurface):
@@ -299,6 +382,7 @@ class Problem:
             raise RunError(f"max_norm must be > 0, got {self.max_norm}")
         set_(self, "max_norm", float(self.max_norm))
         check_init(self.init)
+        self._check_game(set_)
         # The model's parameters and order are checked here, before any stepping.
         set_(self, "_model_meta", model_meta(self.optimizer, self.model, self.init))
         if self.record_every is not None:
@@ -306,7 +390,67 @@ class Problem:
                 raise RunError(f"record_every must be >= 1, got {self.record_every}")
             set_(self, "record_every", int(self.record_every))
 
+    def _check_game(self, set_) -> None:
+        names = self.surface.surface.players
+        if not names:
+            if self.play is not None or self.turns is not None or self.player_hp:
+                raise RunError(
+                    f"play, turns and per-player hyperparameters need a game; surface "
+                    f"{self.surface.name} is one loss"
+                )
+            set_(self, "player_hp", ())
+            set_(self, "_players", ())
+            return
+        play = self.play or self.optimizer.optimizer.play or "simultaneous"
+        if play not in PLAYS:
+            raise RunError(f"unknown play {play!r} (valid: {', '.join(PLAYS)})")
+        turns = None
+        if play == "alternating":
+            given = self.turns if self.turns is not None else range(len(names))
+            turns = tuple(_player_index(t, names) for t in given)
+            if not turns:
+                raise RunError("turns must list at least one move")
+        elif self.turns is not None:
+            raise RunError("turns need play='alternating'")
+        if self.init != DEFAULT_INIT:
+            raise RunError(f"a game starts with init='{DEFAULT_INIT}' only")
+        player_hp = tuple(dict(h) for h in (self.player_hp or [{}] * len(names)))
+        if len(player_hp) != len(names):
+            raise RunError(
+                f"player_hp must hold one mapping per player ({len(names)}), got "
+                f"{len(player_hp)}"
+            )
+        common = self.optimizer
+        players = tuple(
+            common
+            if not h
+            else common.optimizer.bind(self.surface, **{**common.hp, **h})
+            for h in player_hp
+        )
+        set_(self, "play", play)
+        set_(self, "turns", turns)
+        set_(self, "player_hp", player_hp)
+        set_(self, "_players", players)
+
     # -- reading -------------------------------------------------------------------
+    @property
+    def is_game(self) -> bool:
+        """The surface is a game: its players own blocks of θ."""
+        return bool(self.surface.surface.players)
+
+    @property
+    def players(self) -> tuple[BoundOptimizer, ...]:
+        """Each player's bound optimizer, in block order (``()`` for one loss)."""
+        return self._players
+
+    def game_play(self):
+        """The runner's :class:`odeopt._roles.Play` (None for one loss)."""
+        if not self.is_game:
+            return None
+        from ._roles import Play
+
+        return Play(self.surface.blocks, self.turns)
+
     @property
     def dim(self) -> int:
         """The dimension of the surface."""
@@ -373,6 +517,30 @@ class Problem:
             "noise": None if noise is None else noise.as_dict(),
             "seed": self.seed if noise is not None else None,
             "path": self.path if noise is not None else None,
+            **({"game": self.game_meta()} if self.is_game else {}),
+        }
+
+    def game_meta(self) -> dict[str, Any]:
+        """A game's play, turns and players (name, block, hyperparameters)."""
+        names = self.surface.surface.players
+        return {
+            "play": self.play,
+            "turns": None if self.turns is None else [names[t] for t in self.turns],
+            "players": [
+                {
+                    "name": name,
+                    "block": block,
+                    "hyperparameters": dict(bound.hp),
+                    "given": dict(given),
+                }
+                for name, block, bound, given in zip(
+                    names,
+                    self.surface.blocks,
+                    self.players,
+                    self.player_hp,
+                    strict=True,
+                )
+            ],
         }
 
     @classmethod
@@ -431,6 +599,7 @@ class Problem:
             noise=noise,
             seed=meta.get("seed") or 0,
             path=meta.get("path") or 0,
+            **_game_from_meta(meta.get("game"), bound_surface),
         )
 
     # -- changing ------------------------------------------------------------------
@@ -451,7 +620,7 @@ class Problem:
         """
         changes = dict(changes)
         settings = ("steps", "record_every", "tol", "max_norm", "model", "init",
-                    "seed", "path")  # fmt: skip
+                    "seed", "path", "play", "turns", "player_hp")  # fmt: skip
         direct = {k: changes.pop(k) for k in settings if k in changes}
         x0_given = "x0" in changes
         x0 = changes.pop("x0", None)
@@ -517,6 +686,11 @@ class Problem:
         else:
             bound = self.optimizer
 
+        if rebound and not surface.surface.players:
+            # a game's settings do not carry over to one loss
+            for key in ("play", "turns", "player_hp"):
+                direct.setdefault(key, None if key != "player_hp" else ())
+
         noise = self.noise
         if "noise" in noise_keys:
             given_noise = noise_keys["noise"]
@@ -568,6 +742,9 @@ class Problem:
             self.init,
             self.seed,
             self.path,
+            self.play,
+            self.turns,
+            repr(self.player_hp),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -601,6 +778,15 @@ class Problem:
             parts.append(
                 f"noise {self.noise.describe()}, seed={self.seed}, path={self.path}"
             )
+        if self.is_game:
+            parts.append(f"play={self.play}")
+            if self.turns is not None:
+                parts.append(f"turns={self.turns}")
+            for name, given in zip(self.surface.surface.players, self.player_hp,
+                                   strict=True):  # fmt: skip
+                if given:
+                    values = ", ".join(f"{k}={v}" for k, v in given.items())
+                    parts.append(f"{name}: {values}")
         return f"Problem({bound.name} on {where}: {hp}; {', '.join(parts)})"
 
     # -- pickling ------------------------------------------------------------------
@@ -634,6 +820,19 @@ class Problem:
             },
         }
         return (_restore, (state,))
+
+
+def _game_from_meta(game: Mapping[str, Any] | None, surface: BoundSurface) -> dict:
+    """Problem keywords of a saved game run (none for one loss)."""
+    if not game:
+        return {}
+    names = surface.surface.players
+    turns = game.get("turns")
+    return {
+        "play": game.get("play"),
+        "turns": None if turns is None else tuple(names.index(t) for t in turns),
+        "player_hp": tuple(dict(p.get("given", {})) for p in game["players"]),
+    }
 
 
 def _spec_key(spec: Any) -> tuple:
@@ -725,12 +924,18 @@ def problem(
     batch_size: int | None = None,
     seed: int = 0,
     path: int = 0,
+    play: str | None = None,
+    turns: Sequence[Any] | None = None,
+    d_steps: int | None = None,
+    hp: Mapping[Any, Mapping[str, Any]] | None = None,
     **hyperparameters: Any,
 ) -> Problem:
     """Bind and check a problem once: what :func:`odeopt.run` runs.
 
     Takes :func:`odeopt.run`'s arguments that fix the iterates (all but the
-    reference and the progress callback), with the same meaning and defaults.
+    reference and the progress callback), with the same meaning and defaults; on a
+    game, ``play``, ``turns``, ``d_steps`` and per-player ``hp`` as well
+    (:func:`game_settings`).
 
     >>> import odeopt
     >>> p = odeopt.problem("momentum", "booth", lr=0.02, momentum=0.9, steps=300)
@@ -750,6 +955,7 @@ def problem(
     bound = resolve_optimizer(optimizer, bound_surface, hyperparameters)
     start = check_start(x0, bound_surface)
     bound_noise = resolve_noise(noise, bound_surface, batch_size)
+    game = game_settings(bound_surface, play, turns, d_steps, hp)
     return Problem(
         optimizer=bound,
         surface=bound_surface,
@@ -763,6 +969,7 @@ def problem(
         noise=bound_noise,
         seed=seed,
         path=path,
+        **game,
     )
 
 

@@ -123,9 +123,12 @@ class Play:
 
     @property
     def tag(self) -> str:
-        """A short name for file names: ``g1-1s`` (simultaneous), ``g1-1a1-0``."""
-        blocks = "-".join(map(str, self.blocks))
-        turns = "s" if self.turns is None else "a" + "-".join(map(str, self.turns))
+        """A short name for file names: ``g1_1s`` (simultaneous), ``g1_1a1_0``.
+
+        Underscores, not hyphens: numba's symbol mangling keeps them, and the object
+        cache (:mod:`odeopt._native`) finds a runner's file name in its symbol."""
+        blocks = "_".join(map(str, self.blocks))
+        turns = "s" if self.turns is None else "a" + "_".join(map(str, self.turns))
         return f"g{blocks}{turns}"
 
     def evaluations(self, n_stages: int) -> int:

@@ -189,6 +189,7 @@ def check_order(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     progress: Callable[[int, int, int, int], None] | None = None,
+    game: Mapping[str, Any] | None = None,
     **hyperparameters: Any,
 ) -> OrderCheck:
     """Measure the order of agreement of ``optimizer`` with its ``model``.
@@ -222,6 +223,9 @@ def check_order(
     progress : callable, optional
         Called before each level's run as ``progress(level, n_levels, steps,
         total_steps)`` (the command line reports long checks with it).
+    game : mapping, optional
+        On a game, :func:`odeopt.run`'s ``play``, ``turns``, ``d_steps`` and ``hp``
+        for every level (default: the optimizer's play, one rate for all players).
     """
     if tolerance is not None and not (tolerance > 0):
         raise HyperparameterError(f"tolerance must be > 0, got {tolerance}")
@@ -277,6 +281,7 @@ def check_order(
                 record_every=steps,
                 model=chosen.name,
                 init=init,
+                **dict(game or {}),
             )
             runs.append((h, steps, traj))
             settings.append(dict(level.hp))

@@ -175,10 +175,21 @@ def _print_surfaces(records) -> None:
             else f"{p['name']}={p['default']}"
             for p in r["parameters"]
         )
-        click.echo(
-            f"  {'':<17} L = {r['formula']}" + (f";  {params}" if params else "")
-        )
-        if r["minima"]:
+        if "players" in r:  # a game: its field and players instead of a loss
+            players = ", ".join(f"{p['name']} ({p['block']})" for p in r["players"])
+            click.echo(f"  {'':<17} {r['field']}" + (f";  {params}" if params else ""))
+            click.echo(f"  {'':<17} game: players {players}")
+        else:
+            click.echo(
+                f"  {'':<17} L = {r['formula']}" + (f";  {params}" if params else "")
+            )
+        if r["minima"] and "players" in r:
+            best = r["minima"][0]
+            click.echo(
+                f"  {'':<17} start {_fmt_point(r['x0'])};  equilibrium at "
+                f"{_fmt_point(best['theta'])}"
+            )
+        elif r["minima"]:
             best = r["minima"][0]
             extra = f" (+{len(r['minima']) - 1} more)" if len(r["minima"]) > 1 else ""
             where = f"min {best['value']:.10g} at {_fmt_point(best['theta'])}{extra}"
@@ -280,7 +291,55 @@ def _problem_options(*, several: bool = False, lr_help: str, x0_help: str) -> li
             "--dim", type=int, default=None, help="Dimension of n-D surfaces."
         ),
         click.option("--x0", default=None, metavar="A,B,...", help=x0_help),
+        *_GAME_OPTIONS,
     ]
+
+
+# A game's settings (surfaces with players, odeopt list surfaces): every command
+# that poses a problem takes them and passes them on with _game_settings.
+_GAME_OPTIONS = [
+    click.option(
+        "--play",
+        type=click.Choice(["simultaneous", "alternating"]),
+        default=None,
+        help="A game's play [default: the optimizer's, else simultaneous].",
+    ),
+    click.option(
+        "--d-steps",
+        type=int,
+        default=None,
+        metavar="K",
+        help="A game: the discriminator moves K times per generator move.",
+    ),
+    click.option(
+        "--player-param",
+        "player_params",
+        multiple=True,
+        metavar="PLAYER.NAME=VALUE",
+        help="A game: one player's hyperparameter, e.g. discriminator.lr=0.1.",
+    ),
+]
+
+
+def _game_settings(play, d_steps, player_params) -> dict[str, Any]:
+    """run()'s game keywords from the command line (none given: none)."""
+    settings: dict[str, Any] = {}
+    if play is not None:
+        settings["play"] = play
+    if d_steps is not None:
+        settings["d_steps"] = d_steps
+    per_player: dict[str, dict[str, str]] = {}
+    for key, value in _assignments(player_params, "--player-param").items():
+        player, dot, name = key.partition(".")
+        if not dot or not player or not name:
+            raise InputError(
+                f"--player-param takes PLAYER.NAME=VALUE (discriminator.lr=0.1), "
+                f"got {key}={value}"
+            )
+        per_player.setdefault(player, {})[name] = value
+    if per_player:
+        settings["hp"] = per_player
+    return settings
 
 
 def _run_options(function):
@@ -349,7 +408,18 @@ def _surface_values(surface: str, surface_params) -> dict[str, Any]:
 
 
 def _bind(
-    optimizer, surface, lr, momentum, params, surface_params, dim, x0, **settings
+    optimizer,
+    surface,
+    lr,
+    momentum,
+    params,
+    surface_params,
+    dim,
+    x0,
+    play=None,
+    d_steps=None,
+    player_params=(),
+    **settings,
 ):
     """The problem from command-line strings (InputError); ``settings`` are the
     run settings :func:`odeopt.problem` takes (steps, tol, model, init ...)."""
@@ -366,6 +436,7 @@ def _bind(
         dim=dim,
         surface_params=values,
         **settings,
+        **_game_settings(play, d_steps, player_params),
         **_collect_hyperparameters(lr, momentum, params),
     )
 
@@ -570,6 +641,9 @@ def run_command(
     surface_params,
     dim,
     x0,
+    play,
+    d_steps,
+    player_params,
     steps,
     record_every,
     tol,
@@ -610,6 +684,9 @@ def run_command(
         surface_params,
         dim,
         x0,
+        play,
+        d_steps,
+        player_params,
         steps=steps,
         record_every=record_every,
         tol=tol,
@@ -714,6 +791,9 @@ def check_command(
     surface_params,
     dim,
     x0,
+    play,
+    d_steps,
+    player_params,
     horizon,
     levels,
     tolerance,
@@ -744,7 +824,9 @@ def check_command(
     from .reference import check_method
 
     # The model and start-up are checked by check_order, at its own levels.
-    problem = _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0)
+    game = _game_settings(play, d_steps, player_params)
+    problem = _bind(optimizer, surface, lr, momentum, params, surface_params, dim, x0,
+                    play, d_steps, player_params)  # fmt: skip
     check_method(method, rtol, atol)
 
     def progress(level: int, n_levels: int, steps: int, total: int) -> None:
@@ -769,6 +851,7 @@ def check_command(
         atol=atol,
         # only what the user set: the model's regime may choose the rest
         **_collect_hyperparameters(lr, momentum, params),
+        **({"game": game} if game else {}),
     )
     if as_json:
         from .trajectory import dumps
@@ -843,6 +926,9 @@ def _run_several(
     surface_params,
     dim,
     x0,
+    play,
+    d_steps,
+    player_params,
     steps,
     align,
     reference,
@@ -862,6 +948,7 @@ def _run_several(
         surface_params=_surface_values(surface, surface_params),
         hyperparameters=_collect_hyperparameters(lr, momentum, params),
         reference=reference,
+        game=_game_settings(play, d_steps, player_params),
     )
 
 
@@ -888,6 +975,9 @@ def compare_command(
     surface_params,
     dim,
     x0,
+    play,
+    d_steps,
+    player_params,
     steps,
     align,
     reference,
@@ -917,6 +1007,9 @@ def compare_command(
         surface_params,
         dim,
         x0,
+        play,
+        d_steps,
+        player_params,
         steps,
         align,
         reference,
@@ -994,6 +1087,9 @@ def animate_command(
     surface_params,
     dim,
     x0,
+    play,
+    d_steps,
+    player_params,
     steps,
     align,
     reference,
@@ -1027,6 +1123,9 @@ def animate_command(
         surface_params,
         dim,
         x0,
+        play,
+        d_steps,
+        player_params,
         steps,
         align,
         reference,

@@ -59,6 +59,8 @@ class Comparison:
                 f"{r['optimizer']:<10} {r['lr']:>10.4g} {r['steps_done']:>8d} "
                 f"{r['t_final']:>10.4g} {r['final_loss']:>12.5g} {reach:>8}  {r['status']}"
             )
+            if "final_distance" in r:  # a game: how far from its equilibrium
+                lines[-1] += f"  ‖θ − θ*‖ = {r['final_distance']:.4g}"
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,13 +104,17 @@ def compare(
     surface_params: Mapping[str, Any] | None = None,
     hyperparameters: Mapping[str, Any] | None = None,
     reference: bool = False,
+    game: Mapping[str, Any] | None = None,
 ) -> Comparison:
     """Run ``optimizers`` on ``surface`` from one start.
 
     ``hyperparameters`` apply to every optimizer that has them (at least one must).
     With ``align="time"``, the first optimizer takes ``steps`` steps and the others as
     many as reach the same ODE time.  ``tol`` is the loss gap above the known minimum
-    (or above 0) that "steps to tol" counts to.
+    (or above 0) that "steps to tol" counts to.  On a game, ``game`` holds
+    :func:`odeopt.run`'s ``play``, ``turns``, ``d_steps`` and ``hp`` for every
+    optimizer (default: each optimizer's own play), and each row adds the final
+    distance to the equilibrium.
     """
     if len(optimizers) < 1:
         raise RunError("give at least one optimizer")
@@ -130,6 +136,7 @@ def compare(
             bound_surface,
             x0=x0,
             steps=steps,
+            **dict(game or {}),
             **{k: v for k, v in hyperparameters.items() if k in spec.names()},
         )
         for spec in specs
@@ -163,6 +170,10 @@ def compare(
                 "status": traj.status.value,
             }
         )
+        if bound_surface.surface.players and bound_surface.minima:
+            rows[-1]["final_distance"] = float(
+                np.linalg.norm(traj.final_theta - bound_surface.minima[0].theta)
+            )
     return Comparison(
         trajectories=trajs, rows=rows, align=align, tol=tol, surface=bound_surface
     )

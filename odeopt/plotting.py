@@ -272,6 +272,8 @@ def contour(
             ls="none",
             label="_min",
         )
+    if surface.surface.players:  # a game: its field −F, which is not −∇(value)
+        _field_arrows(surface, ax, X, Y)
     ax.set_xlim(X.min(), X.max())
     ax.set_ylim(Y.min(), Y.max())
     ax.set_aspect("equal" if _square(X, Y) else "auto")
@@ -279,6 +281,21 @@ def contour(
     ax.set_ylabel("θ₁")
     ax.set_title(surface.name)
     return ax
+
+
+def _field_arrows(surface: BoundSurface, ax: Axes, X, Y, count: int = 17) -> None:
+    """A game's field −F (where the players move) as arrows over its 2-D box."""
+    grad = surface.python_kernels()[1]
+    xs = np.linspace(X.min(), X.max(), count)
+    ys = np.linspace(Y.min(), Y.max(), count)
+    U, V = np.zeros((count, count)), np.zeros((count, count))
+    out = np.empty(2)
+    with np.errstate(all="ignore"):
+        for r, y in enumerate(ys):
+            for c, x in enumerate(xs):
+                grad(np.array([x, y]), surface.p, out)
+                U[r, c], V[r, c] = -out[0], -out[1]
+    ax.quiver(xs, ys, U, V, color="white", alpha=0.7, angles="xy", width=0.003)
 
 
 def _square(X, Y) -> bool:

@@ -26,6 +26,7 @@ from ._problem import (
     check_init,
     check_seed,
     check_start,
+    game_settings,
     model_meta,
     problem,
     resolve_noise,
@@ -120,6 +121,22 @@ def initial_aux(bound: BoundOptimizer) -> np.ndarray:
     aux = np.zeros(max(n_aux, 1))
     aux[:n_aux] = np.asarray(factory(bound.full_hp), dtype=np.float64)
     return aux
+
+
+def game_arrays(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A game's runner arrays: each player's state columns, ``aux`` and ``hp``
+    layout side by side, in block order (see :class:`odeopt._roles.Play`)."""
+    blocks = problem.surface.blocks
+    players = problem.players
+    state = np.concatenate(
+        [initial_state(b, n) for b, n in zip(players, blocks, strict=True)], axis=1
+    )
+    n_aux = int(getattr(problem.optimizer.optimizer.kernels, "N_AUX", 0))
+    aux = np.zeros(max(1, n_aux * len(players)))
+    for j, bound in enumerate(players):
+        aux[j * n_aux : (j + 1) * n_aux] = initial_aux(bound)[:n_aux]
+    hp = np.concatenate([b.kernel_hp() for b in players])
+    return np.ascontiguousarray(state), aux, hp
 
 
 # The noise parameters of a noiseless run (the runner reads none).
@@ -240,6 +257,10 @@ _PROBLEM_DEFAULTS = {
     "batch_size": None,
     "seed": 0,
     "path": 0,
+    "play": None,
+    "turns": None,
+    "d_steps": None,
+    "hp": None,
 }
 
 
@@ -293,6 +314,10 @@ def run(
     batch_size: int | None = None,
     seed: int = 0,
     path: int = 0,
+    play: str | None = None,
+    turns: Sequence[Any] | None = None,
+    d_steps: int | None = None,
+    hp: Mapping[Any, Mapping[str, Any]] | None = None,
     **hyperparameters: Any,
 ) -> Trajectory:
     """Run a discrete optimizer on a surface with a jitted, cached stepper.
@@ -348,6 +373,21 @@ def run(
         The noise of step k is a pure function of (seed, path, k): the same run gives
         the same bits on any machine and thread count, and ``path`` p of a batch
         (:func:`run_batch`) equals this run with ``path=p``.  Recorded in ``meta``.
+    play : {"simultaneous", "alternating"}, optional
+        On a game (a surface with players, ``odeopt list``): whether the players
+        move at once or in turns; default the optimizer's (``alternating-gda``
+        alternates), else simultaneously.  Each player runs the optimizer on its
+        block of θ with its own state (:class:`odeopt._roles.Play`).
+    turns : sequence of str or int, optional
+        Alternating play's moves within one step, by player name or number
+        (default: each player once, in block order).
+    d_steps : int, optional
+        Alternating play with the discriminator (the last player) moving
+        ``d_steps`` times after each generator move.
+    hp : mapping, optional
+        Per-player hyperparameters on top of the common ones, e.g.
+        ``hp={"discriminator": {"lr": 0.1}}`` (two time-scale updates).
+        Recorded in ``meta["game"]``.
     **hyperparameters
         ``torch.optim`` keyword names (``lr``, ``momentum``, ``beta1``, ...).
 
@@ -360,7 +400,8 @@ def run(
         "x0": x0, "steps": steps, "record_every": record_every, "tol": tol,
         "max_norm": max_norm, "dim": dim, "surface_params": surface_params,
         "model": model, "init": init, "noise": noise, "batch_size": batch_size,
-        "seed": seed, "path": path,
+        "seed": seed, "path": path, "play": play, "turns": turns,
+        "d_steps": d_steps, "hp": hp,
     }  # fmt: skip
     return _run_problem(
         _as_problem(optimizer, surface, settings, hyperparameters),
@@ -401,16 +442,21 @@ def _run_problem(
         check_method(method, rtol, atol)
 
     t_setup = time.perf_counter()
+    play = problem.game_play()
     advance = _codegen.get_advance(
         bound.optimizer.kernels,
         bound_surface.surface.kernels,
         None if bound_noise is None else bound_noise.model.kernels,
+        *(() if play is None else (play,)),
     )
     theta = start.copy()
-    state = initial_state(bound, bound_surface.dim)
-    aux = initial_aux(bound)
+    if play is None:
+        state = initial_state(bound, bound_surface.dim)
+        aux = initial_aux(bound)
+        hp = bound.kernel_hp()
+    else:
+        state, aux, hp = game_arrays(problem)
     q = _NO_NOISE_Q if bound_noise is None else bound_noise.q
-    hp = bound.kernel_hp()
     if init == "consistent":
         state = consistent_start(bound, bound_surface, chosen_model, start, hp)
     p = bound_surface.p
@@ -678,6 +724,10 @@ def run_batch(
     batch_size: int | None = None,
     seed: int = 0,
     paths: Sequence[int] | np.ndarray | None = None,
+    play: str | None = None,
+    turns: Sequence[Any] | None = None,
+    d_steps: int | None = None,
+    hp: Mapping[Any, Mapping[str, Any]] | None = None,
 ) -> BatchResult:
     """Run every start with every hyperparameter set, in parallel threads.
 
@@ -700,7 +750,12 @@ def run_batch(
     changes the problem's hyperparameters, and the settings come from the problem
     (leave ``steps`` ... ``seed`` out).  The result's ``problem_of(s, h)`` is each
     trajectory's problem.
+
+    On a game, ``play``, ``turns``, ``d_steps`` and ``hp`` are :func:`run`'s (a
+    problem's own with a :class:`~odeopt.Problem`); each hyperparameter set changes
+    the common hyperparameters, under each player's own.
     """
+    game: dict[str, Any] = {}
     if isinstance(optimizer, Problem):
         if (
             starts is None
@@ -713,7 +768,11 @@ def run_batch(
             "max_norm": max_norm, "dim": dim, "surface_params": surface_params,
             "noise": noise, "batch_size": batch_size, "seed": seed,
         }  # fmt: skip
+        settings.update(play=play, turns=turns, d_steps=d_steps, hp=hp)
         base = _as_problem(optimizer, surface, settings, {})
+        if base.is_game:
+            game = {"play": base.play, "turns": base.turns,
+                    "player_hp": base.player_hp}  # fmt: skip
         if base.init != DEFAULT_INIT:
             raise RunError(
                 f"run_batch starts as PyTorch does; init={base.init!r} is for run"
@@ -736,6 +795,7 @@ def run_batch(
             raise RunError("give a surface and starts (or a Problem)")
         base = None
         bound_surface = resolve_surface(surface, dim, surface_params)
+        game = game_settings(bound_surface, play, turns, d_steps, hp)
         bound_noise = resolve_noise(noise, bound_surface, batch_size)
         seed = check_seed(seed, "seed", MAX_SEED)
         if isinstance(optimizer, str):
@@ -778,7 +838,9 @@ def run_batch(
         noise=bound_noise,
         seed=seed,
         path=int(start_paths[0]),
+        **game,
     )
+    game_play = base.game_play()
     noise_module = None if bound_noise is None else bound_noise.model.kernels
     n_h, n_s, dim_ = len(bounds), starts.shape[0], bound_surface.dim
     batch = n_h * n_s
@@ -789,8 +851,14 @@ def run_batch(
         bound_surface.surface.kernels,
         noise_module,
         dim=dim_ if lanes else _codegen.STACK_DIM,
+        **({} if game_play is None else {"play": game_play}),
     )
-    hps = np.repeat(np.stack([b.kernel_hp() for b in bounds]), n_s, axis=0)
+    if game_play is None:
+        per_set = [(initial_state(b, dim_), initial_aux(b), b.kernel_hp())
+                   for b in bounds]  # fmt: skip
+    else:  # each set's players: their state, aux and hp side by side
+        per_set = [game_arrays(dataclasses.replace(base, optimizer=b)) for b in bounds]
+    hps = np.repeat(np.stack([h for _, _, h in per_set]), n_s, axis=0)
     # Rows in lane order (see _lane_order); `order` maps them back at the end.
     order, path_of = (
         _lane_order(runner, hps) if lanes else (np.arange(batch), np.zeros(batch))
@@ -798,12 +866,10 @@ def run_batch(
     hps = np.ascontiguousarray(hps[order])
     thetas = np.ascontiguousarray(np.tile(starts, (n_h, 1))[order])
     states = np.ascontiguousarray(
-        np.repeat(np.stack([initial_state(b, dim_) for b in bounds]), n_s, axis=0)[
-            order
-        ]
+        np.repeat(np.stack([s for s, _, _ in per_set]), n_s, axis=0)[order]
     )
     auxs = np.ascontiguousarray(
-        np.repeat(np.stack([initial_aux(b) for b in bounds]), n_s, axis=0)[order]
+        np.repeat(np.stack([a for _, a, _ in per_set]), n_s, axis=0)[order]
     )
     paths = np.ascontiguousarray(np.tile(start_paths, n_h)[order])
     q = _NO_NOISE_Q if bound_noise is None else bound_noise.q

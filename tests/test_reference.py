@@ -116,11 +116,16 @@ def _model_cases():
         optimizer = odeopt.get_optimizer(name)
         consistent = hasattr(optimizer.kernels, "consistent_start")
         inits = ("pytorch", "consistent") if consistent else ("pytorch",)
+        # A game's methods are checked on games (their models may split θ into
+        # the players' blocks), the rest on losses.
+        on = ("product-loss", "rosenbrock")
+        if optimizer.play is not None:
+            on = ("letcher-game", "dirac-gan-ns")
         for model in optimizer.models:
             if not callable(model.order) and model.order == 0:
                 continue  # no ODE limit (meta-learned step sizes: test_meta_lr.py)
             for init in inits:
-                for surface in ("product-loss", "rosenbrock"):
+                for surface in on:
                     if optimizer.domain is not None:
                         continue  # posed on a domain: tests/test_eg.py (nnls, shifted-bowl)
                     if (name, surface) in NOT_A_POWER_OF_H:

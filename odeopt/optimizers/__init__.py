@@ -19,6 +19,11 @@ ORDER = (
     "adagrad",
     "nag-c",
     "heun",
+    "gda",
+    "alternating-gda",
+    "extragradient",
+    "ogda",
+    "negative-momentum",
 )
 
 __all__ = [

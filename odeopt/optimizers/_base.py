@@ -312,6 +312,9 @@ class Optimizer:
         :meth:`BoundSurface.curvature`) and ``D`` (:func:`distance_scale`); taken
         from ``default_lr.rule`` (:func:`lr_from_curvature`, :func:`lr_from_distance`)
         when not given.
+    play : {"simultaneous", "alternating"}, optional
+        How the players of a game move under this optimizer by default (see
+        :class:`odeopt._roles.Play`); None: simultaneously.  One loss ignores it.
     """
 
     name: str
@@ -325,6 +328,7 @@ class Optimizer:
     fixed: Mapping[str, float] = field(default_factory=dict)
     check: Callable[[Mapping[str, Any]], str | None] | None = None
     domain: str | None = None
+    play: str | None = None
 
     def __post_init__(self) -> None:
         if not self.default_lr_rule:

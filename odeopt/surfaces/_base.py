@@ -128,6 +128,12 @@ class Surface:
         Where the problem is posed (non-negative least squares: θ ≥ 0; a
         distribution: the probability simplex).  Mirror-descent optimizers (``eg``,
         ``hedge``) run inside it; ``odeopt list`` shows it.
+    players : sequence of str
+        A game's players by name, in the order of their blocks of θ (empty for one
+        loss).  The field must then be ``F = (∇_x f, −∇_y f)``: downhill for every
+        player (see :class:`odeopt._roles.Play`), and ``hess`` its Jacobian.
+    blocks : tuple of int or callable (dim, params) -> tuple of int, optional
+        The players' block sizes (default: equal blocks of ``dim / len(players)``).
     """
 
     name: str
@@ -149,6 +155,8 @@ class Surface:
     references: str = ""
     symmetric: bool = True
     domain: str | None = None
+    players: Sequence[str] = ()
+    blocks: Resolvable = None
 
     @staticmethod
     def from_expression(
@@ -267,7 +275,30 @@ class Surface:
             ],
             "bounded_below": self.bounded_below,
             **({"domain": self.domain} if self.domain else {}),
+            **(
+                {
+                    "players": [
+                        {"name": n, "block": b}
+                        for n, b in zip(self.players, bound.blocks, strict=True)
+                    ],
+                    "field": self.field_text(),
+                }
+                if self.players
+                else {}
+            ),
         }
+
+    def field_text(self) -> str:
+        """A game's field as its docstring states it (the first ``F = ...`` line)."""
+        for line in self.doc.splitlines():
+            if line.strip().startswith("F = "):
+                return line.strip()
+        return self.formula
+
+    @property
+    def is_game(self) -> bool:
+        """Players own blocks of θ: the field is a game's, not one loss's gradient."""
+        return bool(self.players)
 
 
 #: Above this dimension the curvature for default learning rates comes from Lanczos
@@ -340,6 +371,17 @@ class BoundSurface:
         """The plot box ``(lo, hi)``."""
         lo, hi = _resolve(self.surface.bounds, self.dim, self.params)
         return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+
+    @property
+    def blocks(self) -> tuple[int, ...]:
+        """A game's players' block sizes, in order (``()`` for one loss)."""
+        players = self.surface.players
+        if not players:
+            return ()
+        given = _resolve(self.surface.blocks, self.dim, self.params)
+        if given is None:
+            given = (self.dim // len(players),) * len(players)
+        return tuple(int(b) for b in given)
 
     @property
     def x0(self) -> np.ndarray:
