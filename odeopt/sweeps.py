@@ -68,17 +68,24 @@ import numpy as np
 
 from .errors import InputError, OutputError, RunError, UnknownNameError
 
-#: Records per trajectory kept for the rate, the divergence test and the sharpness.
-DEFAULT_RECORDS = 256
-#: Trajectories per run_batch call: bounds the memory of the records (a chunk holds
-#: about CHUNK_TRAJECTORIES × records × dim doubles) and paces progress and Ctrl-C.
-CHUNK_TRAJECTORIES = 16384
+#: Records per trajectory kept for the rate, the divergence test and the sharpness:
+#: every step up to this many steps (a stride k > 1 samples an oscillating error
+#: e_k ∝ ρ^k|cos(kφ + ψ)| at kφ, which aliases when kφ nears a multiple of π).
+DEFAULT_RECORDS = 1000
+#: Bytes of records one run_batch call may hold: bounds a chunk's trajectories
+#: (and paces progress and Ctrl-C).
+CHUNK_BYTES = 1 << 27
+#: At most this many trajectories per run_batch call.
+CHUNK_TRAJECTORIES = 65536
 #: Valid errors lie above this fraction of the minimum's norm (round-off of θ near
 #: θ* is about 1e-16·|θ*|) and above an absolute floor short of underflow.
 RELATIVE_FLOOR = 1e-10
 ABSOLUTE_FLOOR = 1e-250
 #: Fewest valid records the rate estimate needs (two windows of 2).
 MIN_RATE_RECORDS = 8
+
+#: Passes of the envelope-flattened rate estimate (each shrinks its error ~10×).
+RATE_PASSES = 6
 
 STATUS_CODES = ("max_steps", "converged", "diverged")
 _START_AXIS = re.compile(r"^start_(\d+)$")
@@ -153,10 +160,17 @@ def _tail_rate(errors: np.ndarray, record_steps: np.ndarray, floor: np.ndarray):
             continue
         w1 = log_e[rows, first : first + width]
         w2 = log_e[rows, second : second + width]
-        # log Σ e² in each window, stably.
-        l1 = _log_sum_exp(2.0 * w1)
-        l2 = _log_sum_exp(2.0 * w2)
-        rates[rows] = np.exp((l2 - l1) / (2.0 * span))
+        offsets = (record_steps[first : first + width] - record_steps[first])[None, :]
+        # Flatten each window's envelope by the current estimate so that every
+        # record weighs alike and cos² averages out (see the module docstring);
+        # a fixed point reached in a few passes.
+        log_rate = np.zeros(w1.shape[0])
+        for _ in range(RATE_PASSES):
+            flat = offsets * log_rate[:, None]
+            l1 = _log_sum_exp(2.0 * (w1 - flat))
+            l2 = _log_sum_exp(2.0 * (w2 - flat))
+            log_rate = (l2 - l1) / (2.0 * span)
+        rates[rows] = np.exp(log_rate)
     return rates
 
 
@@ -423,7 +437,7 @@ def sweep(
     else:
         start_points = base_surface.x0[None, :]
     n_s = start_points.shape[0]
-    every = max(1, steps // records)
+    every = max(1, -(-steps // records))
     record_steps = np.arange(0, steps // every + 1) * every
     if basin_tol is None:
         lo, hi = base_surface.bounds
@@ -442,8 +456,12 @@ def sweep(
     for name in ("final_loss", "distance", "rate", "sharpness", "edge_ratio"):
         results[name] = np.full((*outer_shape, *inner), np.nan)
     minima_by_outer = {}
-    chunk_h = max(1, CHUNK_TRAJECTORIES // n_s)
-    chunk_s = min(n_s, CHUNK_TRAJECTORIES)
+    per_chunk = min(
+        CHUNK_TRAJECTORIES,
+        max(256, CHUNK_BYTES // (8 * (dim_ + 1) * record_steps.size)),
+    )
+    chunk_h = max(1, per_chunk // n_s)
+    chunk_s = min(n_s, per_chunk)
     total = cells
     done = 0
     t0 = time.perf_counter()
