@@ -203,7 +203,9 @@ def predict(ds, *, minimum: int = 0):
             eigenvalues,
             **{k: np.asarray(v.values) for k, v in zip(hp, grid, strict=True)},
         )
-        return xr.DataArray(values, dims=shape_dims)
+        return xr.DataArray(
+            values, dims=shape_dims, coords={d: ds[d].values for d in shape_dims}
+        )
 
     if not surface_dims:
         eig = hessian_eigenvalues(

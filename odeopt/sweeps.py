@@ -619,6 +619,9 @@ def save_sweep(ds, path: str) -> None:
 def _attrs_for_csv(ds) -> dict:
     attrs = _jsonable(dict(ds.attrs))
     attrs["dims"] = list(ds["status"].dims)
+    attrs["variable_attrs"] = {
+        name: _jsonable(dict(ds[name].attrs)) for name in ds.data_vars if ds[name].attrs
+    }
     if "minimum_theta" in ds:
         attrs["minimum_theta"] = ds["minimum_theta"].values.tolist()
         attrs["minimum_dims"] = list(ds["minimum_theta"].dims)
@@ -689,5 +692,8 @@ def _load_csv(path: str, xr):
     start_theta = attrs.pop("start_theta", None)
     if start_theta is not None:
         ds = ds.assign_coords(start_theta=(("start", "coord"), np.asarray(start_theta)))
+    for name, variable_attrs in attrs.pop("variable_attrs", {}).items():
+        if name in ds:
+            ds[name].attrs.update(variable_attrs)
     ds.attrs.update(attrs)
     return ds
