@@ -57,8 +57,10 @@ xarray and h5netcdf come with the optional extra ``sweep``
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -593,27 +595,46 @@ def _suffix(path: str) -> str:
 
 
 def save_sweep(ds, path: str) -> None:
-    """Write a sweep: ``.nc`` NetCDF4 (h5netcdf), ``.zarr`` or ``.csv`` (tidy)."""
-    import os
+    """Write a sweep: ``.nc`` NetCDF4 (h5netcdf), ``.zarr`` or ``.csv`` (tidy).
+
+    NetCDF and CSV are written atomically (no partial file if writing fails).
+    """
+    from pathlib import Path
+
+    from .trajectory import atomic_output
 
     suffix = _suffix(path)
-    if suffix == ".nc":
-        tmp = f"{path}.tmp"
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    elif suffix == ".zarr":
+    if suffix == ".zarr":
         try:
             import zarr  # noqa: F401
         except ImportError:
             raise OutputError("writing .zarr needs zarr: pip install zarr") from None
         ds.to_zarr(path, mode="w")
-    else:
-        frame = _tidy(ds)
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write("# " + json.dumps(_attrs_for_csv(ds)) + "\n")
-            frame.to_csv(handle, index=False)
-        os.replace(tmp, path)
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise OutputError(f"cannot write {path}: no folder {str(target.parent)!r}")
+    with atomic_output(target) as tmp:
+        if suffix == ".nc":
+            ds.to_netcdf(tmp, engine="h5netcdf")
+        else:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write("# " + json.dumps(_attrs_for_csv(ds)) + "\n")
+                _tidy(ds).to_csv(handle, index=False)
+
+
+def is_sweep_file(path: str) -> bool:
+    """Whether ``path`` names a saved sweep (a .nc or .zarr, or a sweep's .csv)."""
+    lowered = str(path).rstrip("/").lower()
+    if lowered.endswith((".nc", ".zarr")):
+        return True
+    if lowered.endswith(".csv"):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return '"odeopt_sweep"' in handle.readline()
+        except OSError:
+            return False
+    return False
 
 
 def _attrs_for_csv(ds) -> dict:
@@ -697,3 +718,272 @@ def _load_csv(path: str, xr):
             ds[name].attrs.update(variable_attrs)
     ds.attrs.update(attrs)
     return ds
+
+
+# -- command-line axes ---------------------------------------------------------------------
+def parse_axis(text: str) -> tuple[str, np.ndarray]:
+    """``NAME=LO:HI:N`` (linear), ``NAME=LO:HI:log:N`` (geometric) or ``NAME=A,B,...``.
+
+    Raises
+    ------
+    InputError
+        On a malformed, empty or reversed range, or a log range through zero.
+    """
+    name, sep, spec = text.partition("=")
+    name, spec = name.strip(), spec.strip()
+    if not sep or not name or not spec:
+        raise InputError(
+            f"--grid expects NAME=LO:HI:N, NAME=LO:HI:log:N or NAME=A,B,..., got {text!r}"
+        )
+    parts = [p.strip() for p in spec.split(":")]
+    try:
+        if len(parts) == 1:
+            values = np.array([float(v) for v in spec.split(",") if v.strip()])
+            if values.size == 0:
+                raise InputError(f"--grid {name} is empty")
+            return name, _axis_values(name, values)
+        log = len(parts) == 4 and parts[2].lower() == "log"
+        if len(parts) not in (3, 4) or (len(parts) == 4 and not log):
+            raise ValueError
+        lo, hi, count = float(parts[0]), float(parts[1]), float(parts[-1])
+    except ValueError:
+        raise InputError(
+            f"--grid {name}: expected LO:HI:N, LO:HI:log:N or A,B,..., got {spec!r}"
+        ) from None
+    if not count.is_integer() or count < 1:
+        raise InputError(f"--grid {name} is empty: N must be a positive integer")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError(f"--grid {name}: LO and HI must be finite")
+    if hi < lo:
+        raise InputError(f"--grid {name}: reversed range {lo:g} > {hi:g} (give LO:HI)")
+    if hi == lo and count > 1:
+        raise InputError(
+            f"--grid {name}: empty range {lo:g}:{hi:g} with {int(count)} points"
+        )
+    if log:
+        if lo <= 0.0:
+            raise InputError(f"--grid {name}: a log range needs LO > 0, got {lo:g}")
+        return name, np.geomspace(lo, hi, int(count))
+    return name, np.linspace(lo, hi, int(count))
+
+
+# -- pictures ------------------------------------------------------------------------------
+def _edges(values: np.ndarray, log: bool) -> np.ndarray:
+    """Cell edges around coordinates (midpoints; in log space for a log axis)."""
+    v = np.log(values) if log else np.asarray(values, dtype=float)
+    if v.size == 1:
+        mid = np.array([v[0] - 0.5, v[0] + 0.5])
+    else:
+        inner = 0.5 * (v[1:] + v[:-1])
+        mid = np.concatenate([[2 * v[0] - inner[0]], inner, [2 * v[-1] - inner[-1]]])
+    return np.exp(mid) if log else mid
+
+
+def _is_log(values: np.ndarray) -> bool:
+    values = np.asarray(values, dtype=float)
+    if values.size < 3 or np.any(values <= 0):
+        return False
+    ratios = values[1:] / values[:-1]
+    return bool(np.allclose(ratios, ratios[0], rtol=1e-6) and ratios[0] > 1.0 + 1e-9)
+
+
+def _image(ax, ds, field, x, y, cmap, label, vmin=None, vmax=None):
+    xs, ys = ds[x].values, ds[y].values
+    xlog, ylog = _is_log(xs), _is_log(ys)
+    data = ds[field].transpose(y, x).values.astype(float)
+    mesh = ax.pcolormesh(
+        _edges(xs, xlog), _edges(ys, ylog), data, cmap=cmap, vmin=vmin, vmax=vmax,
+        shading="flat",
+    )  # fmt: skip
+    if xlog:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.figure.colorbar(mesh, ax=ax, label=label)
+    return mesh
+
+
+def _overlay_theory(ax, ds, x, y):
+    """The predicted boundary ρ = 1 and critical damping, where theory applies."""
+    from . import stability
+
+    kinds = json.loads(ds.attrs["axes"])
+    if ds.attrs["optimizer"] not in stability.LINEAR or kinds.get(x) != "hp":
+        return None
+    try:
+        predicted = stability.predict(ds)
+    except InputError:
+        return None
+    if y not in predicted.dims or x not in predicted.dims:
+        return None
+    rho = predicted.transpose(y, x).values
+    ax.contour(ds[x].values, ds[y].values, rho, levels=[1.0], colors="white",
+               linewidths=2.0)  # fmt: skip
+    ax.contour(ds[x].values, ds[y].values, rho, levels=[1.0], colors="black",
+               linewidths=1.0, linestyles="--")  # fmt: skip
+    return predicted
+
+
+def plot_sweep(ds):
+    """The picture of a sweep, chosen by its axes; a matplotlib Figure.
+
+    * two hyperparameter axes (e.g. lr × momentum): the phase diagram — the
+      measured rate (diverged cells dark red) with the predicted boundary ρ = 1
+      dashed, the predicted rate map, and the sharpness against 2/lr;
+    * two start axes: the basins of attraction over the loss contour, the declared
+      minima marked;
+    * one axis: final loss against it, and the measured rate with the prediction;
+    * otherwise the first two axes, as an image of the final loss.
+    """
+    from .plotting import new_figure
+
+    dims = list(ds["status"].dims)
+    kinds = json.loads(ds.attrs["axes"])
+    title = (
+        f"{ds.attrs['optimizer']} on {ds.attrs['surface']}, {ds.attrs['steps']} steps"
+    )
+    starts = [d for d in dims if kinds.get(d) == "start"]
+    if len(starts) == 2 and len(dims) == 2:
+        return _plot_basins(ds, starts, title)
+    if len(dims) == 1:
+        return _plot_line(ds, dims[0], title)
+    x, y = dims[0], dims[1]
+    extra = dict.fromkeys(dims[2:], 0)
+    view = ds.isel(extra) if extra else ds
+    if kinds.get(x) == "hp" and kinds.get(y) == "hp":
+        return _plot_phase(view, x, y, title)
+    figure = new_figure(6.4, 4.8)
+    ax = figure.add_subplot()
+    with np.errstate(all="ignore"):
+        view = view.assign(log_loss=np.log10(np.abs(view.final_loss) + 1e-300))
+    _image(ax, view, "log_loss", x, y, "viridis", "log10 final loss")
+    ax.set_title(title)
+    return figure
+
+
+def _plot_phase(ds, x, y, title):
+    import matplotlib.colors as mcolors
+    from matplotlib import colormaps
+
+    from .plotting import new_figure
+
+    figure = new_figure(15.0, 4.4)
+    axes = figure.subplots(1, 3)
+    cmap = colormaps["magma_r"].copy()
+    cmap.set_bad("#8b0000")
+    measured = ds.rate.where(ds.status != "diverged")
+    shown = ds.assign(measured_rate=measured)
+    _image(axes[0], shown, "measured_rate", x, y, cmap, "measured rate ρ", 0.0, 1.0)
+    axes[0].set_title("measured (dark red: diverged)")
+    predicted = _overlay_theory(axes[0], ds, x, y)
+    if predicted is not None:
+        shown = ds.assign(predicted_rate=predicted.where(predicted <= 1.0))
+        _image(axes[1], shown, "predicted_rate", x, y, cmap, "predicted ρ", 0.0, 1.0)
+        _overlay_theory(axes[1], ds, x, y)
+        axes[1].set_title("linear theory at the minimum (dashed: ρ = 1)")
+    else:
+        axes[1].set_axis_off()
+        axes[1].text(0.5, 0.5, "no linear theory for this optimizer or these axes",
+                     ha="center", va="center", transform=axes[1].transAxes)  # fmt: skip
+    norm = mcolors.LogNorm(vmin=1e-2, vmax=1e2)
+    with np.errstate(all="ignore"):
+        shown = ds.assign(ratio=ds.edge_ratio.where(ds.edge_ratio > 0))
+    xs, ys = ds[x].values, ds[y].values
+    mesh = axes[2].pcolormesh(
+        _edges(xs, _is_log(xs)), _edges(ys, _is_log(ys)),
+        shown.ratio.transpose(y, x).values, cmap="coolwarm", norm=norm, shading="flat",
+    )  # fmt: skip
+    if _is_log(xs):
+        axes[2].set_xscale("log")
+    if _is_log(ys):
+        axes[2].set_yscale("log")
+    axes[2].set_xlabel(x)
+    axes[2].set_ylabel(y)
+    figure.colorbar(mesh, ax=axes[2], label="sharpness · lr / 2 (1: edge of stability)")
+    axes[2].set_title("sharpness met against 2/lr")
+    figure.suptitle(title)
+    return figure
+
+
+def _plot_basins(ds, starts, title):
+    from matplotlib.colors import ListedColormap
+
+    from .plotting import new_figure
+    from .registry import get_surface
+
+    x, y = sorted(starts, key=lambda d: int(_START_AXIS.match(d).group(1)))
+    figure = new_figure(6.4, 5.6)
+    ax = figure.add_subplot()
+    n_min = ds.sizes.get("minimum", 0)
+    palette = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860",
+               "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]  # fmt: skip
+    colors = ["#ffffff", "#000000"] + [palette[i % len(palette)] for i in range(n_min)]
+    code = ds.basin.transpose(y, x).values + 2
+    code = np.where((ds.status == "diverged").transpose(y, x).values, 1, code)
+    xs, ys = ds[x].values, ds[y].values
+    ax.pcolormesh(_edges(xs, False), _edges(ys, False), code,
+                  cmap=ListedColormap(colors), vmin=-0.5, vmax=len(colors) - 0.5,
+                  shading="flat")  # fmt: skip
+    params = json.loads(ds.attrs["surface_params"])
+    bound = get_surface(ds.attrs["surface"]).bind(int(ds.attrs["dim"]), **params)
+    gx, gy = np.meshgrid(
+        np.linspace(xs[0], xs[-1], 160), np.linspace(ys[0], ys[-1], 160)
+    )
+    value = bound.python_kernels()[0]
+    base = bound.x0.copy()
+    z = np.empty_like(gx)
+    with np.errstate(all="ignore"):
+        for index in np.ndindex(gx.shape):
+            base[0], base[1] = gx[index], gy[index]
+            z[index] = value(base, bound.p)
+    finite = np.isfinite(z)
+    if finite.any():
+        levels = np.quantile(z[finite], np.linspace(0.02, 0.98, 14))
+        ax.contour(gx, gy, z, levels=np.unique(levels), colors="k", linewidths=0.5,
+                   alpha=0.6)  # fmt: skip
+    if "minimum_theta" in ds:
+        for i, point in enumerate(
+            ds.minimum_theta.values.reshape(-1, ds.sizes["coord"])
+        ):
+            ax.plot(point[0], point[1], "*", ms=14, mec="k",
+                    color=colors[i + 2])  # fmt: skip
+    ax.set_xlabel(f"start θ₀ ({x})")
+    ax.set_ylabel(f"start θ₁ ({y})")
+    ax.set_title(f"basins: {title}\n(white: no minimum reached, black: diverged)")
+    return figure
+
+
+def _plot_line(ds, x, title):
+    from .plotting import new_figure
+
+    figure = new_figure(11.0, 4.2)
+    axes = figure.subplots(1, 2)
+    xs = ds[x].values
+    log = _is_log(xs)
+    diverged = (ds.status == "diverged").values
+    loss = np.abs(ds.final_loss.values)
+    axes[0].plot(xs[~diverged], loss[~diverged], "o-", ms=3, label="final loss")
+    if diverged.any():
+        top = np.nanmax(loss[~diverged]) if (~diverged).any() else 1.0
+        axes[0].plot(xs[diverged], np.full(diverged.sum(), top), "x", color="#8b0000",
+                     label="diverged")  # fmt: skip
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("final loss")
+    axes[1].plot(xs, ds.rate.values, "o", ms=3, label="measured rate")
+    from . import stability
+
+    kinds = json.loads(ds.attrs["axes"])
+    if ds.attrs["optimizer"] in stability.LINEAR and kinds.get(x) == "hp":
+        with contextlib.suppress(InputError):
+            axes[1].plot(xs, stability.predict(ds).values, "-", label="linear theory")
+    axes[1].axhline(1.0, color="k", lw=0.5)
+    axes[1].set_ylabel("rate ρ per step")
+    for ax in axes:
+        ax.set_xlabel(x)
+        if log:
+            ax.set_xscale("log")
+        ax.legend()
+    figure.suptitle(title)
+    return figure
