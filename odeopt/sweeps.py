@@ -246,7 +246,12 @@ def _sharpness(theta: np.ndarray, bound_surface) -> np.ndarray:
 def _measure(batch, bound_surface, record_steps, basin_tol, divergence, lrs):
     """Per-trajectory measurements of one run_batch result (rows = (h, s) flat)."""
     n_h, n_s, dim = batch.final_theta.shape
-    theta = batch.theta.reshape(n_h * n_s, -1, dim)
+    if batch.theta is None:  # records=0: the start and the end point only
+        theta = np.stack(
+            [np.tile(batch.starts, (n_h, 1)), batch.final_theta.reshape(-1, dim)], 1
+        )
+    else:
+        theta = batch.theta.reshape(n_h * n_s, -1, dim)
     final = batch.final_theta.reshape(n_h * n_s, dim)
     status = batch.status.reshape(-1).copy()
     minima = np.array([m.theta for m in bound_surface.minima], dtype=float)
@@ -279,7 +284,9 @@ def _measure(batch, bound_surface, record_steps, basin_tol, divergence, lrs):
             )
             rate = _tail_rate(errors, record_steps, floor)
             if divergence == "rate":
-                grows = (rate > 1.0) & (errors[:, -1] > errors[:, 0])
+                grows = (errors[:, -1] > errors[:, 0]) & (status != "converged")
+                # With a rate, it decides; without (too few records), the growth.
+                grows &= np.where(np.isnan(rate), True, rate > 1.0)
                 grows |= ~np.isfinite(errors[:, -1]) & (status != "converged")
                 status = np.where(grows, "diverged", status)
                 basin = np.where(grows, -1, basin)
@@ -343,8 +350,10 @@ def sweep(
     divergence : {None, "rate"}
         ``"rate"`` also marks a run diverged when its error grows (see the module).
     records : int
-        Records per trajectory (every ``max(1, steps // records)`` steps) for the
-        rate, the divergence test and the sharpness.
+        Records per trajectory (every ``ceil(steps / records)`` steps) for the
+        rate, the divergence test and the sharpness.  0 records nothing (the
+        fastest sweep): no rate, the sharpness at the start and end points, and
+        ``divergence="rate"`` marks a run whose final error exceeds its first.
     basin_tol : float, optional
         Distance within which an end point has reached a minimum (default 1e-3 of
         the diagonal of the surface's box).
@@ -378,8 +387,8 @@ def sweep(
     if steps < 1:
         raise RunError(f"steps must be >= 1, got {steps}")
     records = int(records)
-    if records < 1:
-        raise RunError(f"records must be >= 1, got {records}")
+    if records < 0:
+        raise RunError(f"records must be >= 0, got {records}")
     max_norm = DEFAULT_MAX_NORM if max_norm is None else float(max_norm)
 
     axes: dict[str, np.ndarray] = {}
@@ -439,8 +448,10 @@ def sweep(
     else:
         start_points = base_surface.x0[None, :]
     n_s = start_points.shape[0]
-    every = max(1, -(-steps // records))
-    record_steps = np.arange(0, steps // every + 1) * every
+    every = max(1, -(-steps // records)) if records else 0
+    record_steps = (
+        np.arange(0, steps // every + 1) * every if every else np.array([0, steps])
+    )
     if basin_tol is None:
         lo, hi = base_surface.bounds
         basin_tol = 1e-3 * float(np.linalg.norm(np.asarray(hi) - np.asarray(lo)))
@@ -491,7 +502,7 @@ def sweep(
                     start_points[s0:s1],
                     [{**fixed_hp, **h} for h in hp_sets[h0:h1]],
                     steps=steps,
-                    record_every=every,
+                    record_every=every or None,
                     tol=tol,
                     max_norm=max_norm,
                     noise=noise,
@@ -871,12 +882,12 @@ def _plot_phase(ds, x, y, title):
 
     figure = new_figure(15.0, 4.4)
     axes = figure.subplots(1, 3)
-    cmap = colormaps["magma_r"].copy()
-    cmap.set_bad("#8b0000")
+    # Dark red for diverged cells (NaN) and rates above 1 (the error grows).
+    cmap = colormaps["magma_r"].with_extremes(bad="#8b0000", over="#8b0000")
     measured = ds.rate.where(ds.status != "diverged")
     shown = ds.assign(measured_rate=measured)
     _image(axes[0], shown, "measured_rate", x, y, cmap, "measured rate ρ", 0.0, 1.0)
-    axes[0].set_title("measured (dark red: diverged)")
+    axes[0].set_title("measured (dark red: diverged or growing)")
     predicted = _overlay_theory(axes[0], ds, x, y)
     if predicted is not None:
         shown = ds.assign(predicted_rate=predicted.where(predicted <= 1.0))

@@ -225,3 +225,61 @@ def test_bad_input_is_one_clear_error():
         odeopt.sweep("gd", "quadratic", grid={"lr": np.ones(1000)}, max_bytes=1e3)
     with pytest.raises(InputError, match="needs noise"):
         odeopt.sweep("gd", "quadratic", grid={"lr": [0.1]}, seeds=[1])
+
+
+# -- the command line --------------------------------------------------------------------
+def cli(*args):
+    from odeopt.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    return done.value.code
+
+
+def test_cli_sweep_writes_draws_and_equals_the_library(capsys, tmp_path):
+    out, picture = tmp_path / "map.nc", tmp_path / "map.png"
+    code = cli(
+        "sweep", "-o", "momentum", "-s", "quadratic", "--grid", "lr=1e-2:3:log:6",
+        "--grid", "momentum=0:0.9:4", "--steps", "200", "--divergence", "rate",
+        "--out", str(out), "--plot", str(picture),
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "24 cells × 200 steps" in printed and picture.stat().st_size > 0
+    saved = odeopt.load_sweep(str(out))
+    library = odeopt.sweep(
+        "momentum", "quadratic", steps=200, divergence="rate",
+        grid={"lr": np.geomspace(1e-2, 3, 6), "momentum": np.linspace(0, 0.9, 4)},
+    )  # fmt: skip
+    for name in ("status", "final_theta", "rate", "basin", "steps_done"):
+        xr.testing.assert_equal(saved[name], library[name])
+    redrawn = tmp_path / "again.png"
+    assert cli("plot", str(out), "--plot", str(redrawn)) == 0
+    assert redrawn.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("grid", "needle"),
+    [
+        ("lr=2:1:10", "reversed range 2 > 1"),
+        ("lr=1:2:0", "lr is empty"),
+        ("lr=1:1:5", "empty range"),
+        ("momentun=0:1:3", "did you mean 'momentum'"),
+        ("lr=0:1:log:5", "log range needs LO > 0"),
+        ("lr", "--grid expects NAME=LO:HI:N"),
+    ],
+)
+def test_cli_sweep_bad_input_is_one_line_exit_2(capsys, grid, needle):
+    assert cli("sweep", "-o", "momentum", "-s", "quadratic", "--grid", grid) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_sweep_too_large_is_refused_before_running(capsys, tmp_path):
+    out = tmp_path / "huge.nc"
+    code = cli(
+        "sweep", "-o", "gd", "-s", "quadratic", "--grid", "lr=1e-3:1:1000000",
+        "--grid", "weight_decay=0:1:1000000", "--out", str(out),
+    )  # fmt: skip
+    assert code == 2 and "coarsen the grid" in capsys.readouterr().err
+    assert not out.exists()
