@@ -283,3 +283,14 @@ def test_cli_sweep_too_large_is_refused_before_running(capsys, tmp_path):
     )  # fmt: skip
     assert code == 2 and "coarsen the grid" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_run_batch_sets_of_whole_blocks_keep_their_own_hyperparameters():
+    """Blocks of lanes that each hold one set were merged across sets (a ValueError
+    once a thread's share spanned several sets of 32 starts)."""
+    starts = np.random.default_rng(0).normal(size=(32, 2))
+    sets = [{"lr": 0.1, "momentum": m} for m in np.linspace(0.1, 0.9, 20)]
+    batch = odeopt.run_batch("momentum", "quadratic", starts, sets, steps=10)
+    for h in (0, 7, 19):
+        traj = odeopt.run("momentum", "quadratic", x0=starts[5], steps=10, **sets[h])
+        np.testing.assert_array_equal(batch.final_theta[h, 5], traj.theta[-1])
