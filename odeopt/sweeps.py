@@ -488,10 +488,6 @@ def sweep(
         minima_by_outer[outer_index] = np.array(
             [m.theta for m in bound_surface.minima], dtype=float
         ).reshape(-1, dim_)
-        bounds = [opt.bind(bound_surface, **{**fixed_hp, **h}) for h in hp_sets]
-        lrs = np.array([b.hp.get("lr", np.nan) for b in bounds], dtype=float)
-        if bound_lrs is None:
-            bound_lrs = bounds[0].hp
         for h0 in range(0, len(hp_sets), chunk_h):
             h1 = min(len(hp_sets), h0 + chunk_h)
             for s0 in range(0, n_s, chunk_s):
@@ -510,9 +506,13 @@ def sweep(
                     seed=seed,
                     paths=None if noise is None else np.arange(s0, s1),
                 )
+                if bound_lrs is None:  # the settings every cell shares, bound
+                    bound_lrs = batch.hyperparameters[0]
                 measured = _measure(
                     batch, bound_surface, record_steps, basin_tol, divergence,
-                    lrs[h0:h1],
+                    np.array(
+                        [h.get("lr", np.nan) for h in batch.hyperparameters], float
+                    ),
                 )  # fmt: skip
                 for name in fields:
                     value = measured[name]
