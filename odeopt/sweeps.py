@@ -620,7 +620,8 @@ def save_sweep(ds, path: str) -> None:
             import zarr  # noqa: F401
         except ImportError:
             raise OutputError("writing .zarr needs zarr: pip install zarr") from None
-        ds.to_zarr(path, mode="w")
+        # Zarr v2: its format holds fixed-width strings (status) natively.
+        ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True)
         return
     target = Path(path)
     if not target.parent.is_dir():
@@ -688,7 +689,7 @@ def load_sweep(path: str):
         with xr.open_dataset(path, engine="h5netcdf") as opened:
             ds = opened.load()
     elif suffix == ".zarr":
-        ds = xr.open_zarr(path).load()
+        ds = xr.open_zarr(path, consolidated=True).load()
     else:
         ds = _load_csv(path, xr)
     if not ds.attrs.get("odeopt_sweep"):

@@ -197,8 +197,10 @@ def test_seed_axis_is_the_noise_seed():
         )
 
 
-@pytest.mark.parametrize("suffix", [".nc", ".csv"])
+@pytest.mark.parametrize("suffix", [".nc", ".csv", ".zarr"])
 def test_save_and_load(tmp_path, suffix):
+    if suffix == ".zarr":
+        pytest.importorskip("zarr")
     ds = odeopt.sweep(
         "momentum",
         "quadratic",
