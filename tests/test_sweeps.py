@@ -296,3 +296,17 @@ def test_run_batch_sets_of_whole_blocks_keep_their_own_hyperparameters():
     for h in (0, 7, 19):
         traj = odeopt.run("momentum", "quadratic", x0=starts[5], steps=10, **sets[h])
         np.testing.assert_array_equal(batch.final_theta[h, 5], traj.theta[-1])
+
+
+def test_cli_sweep_ctrl_c_writes_nothing(capsys, tmp_path, monkeypatch):
+    import odeopt.sweeps
+
+    def interrupted(*args, progress=None, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(odeopt.sweeps, "sweep", interrupted)
+    out = tmp_path / "map.nc"
+    code = cli("sweep", "-o", "gd", "-s", "quadratic", "--grid", "lr=0.1:0.5:3",
+               "--out", str(out))  # fmt: skip
+    assert code == 130 and not out.exists()
+    assert "interrupted; nothing written" in capsys.readouterr().err
