@@ -230,3 +230,29 @@ def predict(ds, *, minimum: int = 0):
     out = out.rename("predicted_rate")
     out.attrs["long_name"] = f"spectral radius of {optimizer}'s linear map at a minimum"
     return out
+
+
+def sharpness_along(traj) -> tuple[np.ndarray, np.ndarray, float]:
+    """The edge of stability along one run: ``(step, sharpness, 2/lr)``.
+
+    ``sharpness[i]`` is the largest eigenvalue of the Hessian at the recorded point
+    ``traj.theta[i]`` (NaN where it is not finite); gradient descent on a quadratic
+    with that curvature is stable only below ``2/lr``.  Cohen, Kaur, Li, Kolter and
+    Talwalkar (2021), "Gradient descent on neural networks typically occurs at the
+    edge of stability", find full-batch GD's sharpness rising to 2/lr and hovering
+    there.
+    """
+    problem = getattr(traj, "problem", None)
+    if problem is None:
+        raise InputError("sharpness_along needs a run with its problem (odeopt.run)")
+    surface = problem.surface
+    lr = problem.optimizer.hp.get("lr")
+    if lr is None:
+        raise InputError(f"optimizer {problem.optimizer.name} has no lr")
+    values = np.full(traj.theta.shape[0], np.nan)
+    for i, point in enumerate(traj.theta):
+        if np.all(np.isfinite(point)):
+            h = surface.hess(point)
+            if np.all(np.isfinite(h)):
+                values[i] = np.linalg.eigvalsh(0.5 * (h + h.T))[-1]
+    return np.asarray(traj.step), values, 2.0 / float(lr)

@@ -310,3 +310,17 @@ def test_cli_sweep_ctrl_c_writes_nothing(capsys, tmp_path, monkeypatch):
                "--out", str(out))  # fmt: skip
     assert code == 130 and not out.exists()
     assert "interrupted; nothing written" in capsys.readouterr().err
+
+
+def test_sharpness_along_a_run():
+    # On a quadratic the Hessian is constant: the sharpness is its largest eigenvalue.
+    traj = odeopt.run("gd", "quadratic", lr=0.3, steps=20,
+                      surface_params={"eigenvalues": EIGENVALUES})  # fmt: skip
+    step, sharp, edge = stability.sharpness_along(traj)
+    np.testing.assert_allclose(sharp, 2.0, rtol=1e-12)
+    assert edge == pytest.approx(2.0 / 0.3) and step.shape == sharp.shape
+    # On Rosenbrock, 200x^2 + ... : the Hessian at (1, 1) has λ_max = 501.6.
+    traj = odeopt.run("gd", "rosenbrock", lr=1e-3, steps=30000)
+    _, sharp, _ = stability.sharpness_along(traj)
+    hess = np.array([[802.0, -400.0], [-400.0, 200.0]])
+    assert sharp[-1] == pytest.approx(np.linalg.eigvalsh(hess)[-1], rel=1e-3)
