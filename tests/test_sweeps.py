@@ -324,3 +324,14 @@ def test_sharpness_along_a_run():
     _, sharp, _ = stability.sharpness_along(traj)
     hess = np.array([[802.0, -400.0], [-400.0, 200.0]])
     assert sharp[-1] == pytest.approx(np.linalg.eigvalsh(hess)[-1], rel=1e-3)
+
+
+def test_records_zero_is_the_same_runs_without_the_tail():
+    kwargs = {"grid": {"lr": [0.5, 1.05, 1.2]}, "steps": 200, "divergence": "rate",
+              "surface_params": {"eigenvalues": EIGENVALUES}}  # fmt: skip
+    full = odeopt.sweep("gd", "quadratic", **kwargs)
+    bare = odeopt.sweep("gd", "quadratic", records=0, **kwargs)
+    np.testing.assert_array_equal(full.final_theta.values, bare.final_theta.values)
+    assert np.all(np.isnan(bare.rate.values))
+    # Without records, a run whose final error exceeds its first is diverged.
+    assert list(bare.status.values) == ["max_steps", "diverged", "diverged"]
