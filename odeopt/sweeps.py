@@ -308,6 +308,81 @@ def _measure(batch, bound_surface, record_steps, basin_tol, divergence, lrs):
 
 
 # -- the sweep -----------------------------------------------------------------------------
+def run_chunk(task: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict]:
+    """One chunk of a sweep: a pure function of its task (picklable: names, settings
+    and a slice of the grid), so it runs the same in-process or on a dask worker.
+
+    Returns the per-trajectory measurements (rows = (set, start) flat) and the bound
+    hyperparameters of the chunk's first set.
+    """
+    from .registry import get_optimizer, get_surface
+    from .stepper import run_batch
+
+    if task.get("threads"):
+        import numba
+
+        numba.set_num_threads(min(int(task["threads"]), numba.config.NUMBA_NUM_THREADS))
+    surf = task["surface"]
+    surf = get_surface(surf) if isinstance(surf, str) else surf
+    opt = task["optimizer"]
+    opt = get_optimizer(opt) if isinstance(opt, str) else opt
+    bound_surface = surf.bind(task["dim"], **task["surface_params"])
+    batch = run_batch(
+        opt,
+        bound_surface,
+        task["starts"],
+        task["hyperparameters"],
+        steps=task["steps"],
+        record_every=task["every"] or None,
+        tol=task["tol"],
+        max_norm=task["max_norm"],
+        noise=task["noise"],
+        batch_size=task["batch_size"],
+        seed=task["seed"],
+        paths=task["paths"],
+    )
+    lrs = np.array([h.get("lr", np.nan) for h in batch.hyperparameters], float)
+    measured = _measure(batch, bound_surface, task["record_steps"], task["basin_tol"],
+                        task["divergence"], lrs)  # fmt: skip
+    return measured, batch.hyperparameters[0]
+
+
+def _run_distributed(tasks, store, workers, scheduler) -> None:
+    """Run ``tasks`` on a dask cluster, storing each result as it completes."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise InputError(
+            "--workers/--scheduler need dask.distributed: pip install 'odeopt-sim[sweep]'"
+        ) from None
+    cluster = None
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as error:
+            raise InputError(
+                f"cannot reach the dask scheduler at {scheduler!r}: {error}"
+            ) from None
+    else:
+        if int(workers) < 1:
+            raise InputError(f"workers must be >= 1, got {workers}")
+        cluster = LocalCluster(
+            n_workers=int(workers), threads_per_worker=1, processes=True,
+            dashboard_address=None,
+        )  # fmt: skip
+        client = Client(cluster)
+    try:
+        futures = {}
+        for key, task in tasks:
+            futures[client.submit(run_chunk, task, pure=False)] = key
+        for future in as_completed(futures):
+            store(futures[future], *future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def sweep(
     optimizer: str,
     surface: str,
@@ -328,6 +403,9 @@ def sweep(
     basin_tol: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_bytes: float | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    threads: int | None = None,
 ):
     """Run ``optimizer`` on ``surface`` at every cell of ``grid``; an xarray Dataset.
 
@@ -362,6 +440,18 @@ def sweep(
     max_bytes : float, optional
         Refuse a sweep whose result would need more memory (default: half of this
         machine's).
+    workers : int, optional
+        Run the chunks on a dask.distributed ``LocalCluster`` of this many worker
+        processes (one thread each).
+    scheduler : str, optional
+        Run the chunks on an existing dask cluster at this address.  Each chunk is
+        :func:`run_chunk` of a picklable task (the names, the settings and a slice of
+        the grid), so the Dataset equals the in-process one bit for bit.  Workers
+        compile the steppers once into the shared disk caches (``ODEOPT_CACHE_DIR``,
+        ``NUMBA_CACHE_DIR``: give a cluster's workers one shared folder).
+    threads : int, optional
+        numba threads of each chunk (default: numba's; a worker of a cluster uses
+        ``NUMBA_NUM_THREADS``, which the nanny does not set: give it here).
 
     Raises
     ------
@@ -372,7 +462,7 @@ def sweep(
     xr = _require_xarray()
     from . import __name__ as _package  # noqa: F401  (import order: registry loads)
     from .registry import get_optimizer, get_surface
-    from .stepper import DEFAULT_MAX_NORM, _versions, run_batch
+    from .stepper import DEFAULT_MAX_NORM, _versions
     from .surfaces._base import _memory_bytes
 
     opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
@@ -479,11 +569,11 @@ def sweep(
     done = 0
     t0 = time.perf_counter()
     bound_lrs = None
+    tasks = []
     for outer_index in itertools.product(*(range(s) for s in outer_shape)):
         outer = {d: axes[d][i] for d, i in zip(outer_dims, outer_index, strict=True)}
         sp = {**fixed_sp}
         sp.update({d: float(v) for d, v in outer.items() if kinds[d] == "surface"})
-        seed = int(outer.get("seed", 0))
         bound_surface = surf.bind(dim, **sp)
         minima_by_outer[outer_index] = np.array(
             [m.theta for m in bound_surface.minima], dtype=float
@@ -492,35 +582,37 @@ def sweep(
             h1 = min(len(hp_sets), h0 + chunk_h)
             for s0 in range(0, n_s, chunk_s):
                 s1 = min(n_s, s0 + chunk_s)
-                batch = run_batch(
-                    opt,
-                    bound_surface,
-                    start_points[s0:s1],
-                    [{**fixed_hp, **h} for h in hp_sets[h0:h1]],
-                    steps=steps,
-                    record_every=every or None,
-                    tol=tol,
-                    max_norm=max_norm,
-                    noise=noise,
-                    batch_size=batch_size,
-                    seed=seed,
-                    paths=None if noise is None else np.arange(s0, s1),
-                )
-                if bound_lrs is None:  # the settings every cell shares, bound
-                    bound_lrs = batch.hyperparameters[0]
-                measured = _measure(
-                    batch, bound_surface, record_steps, basin_tol, divergence,
-                    np.array(
-                        [h.get("lr", np.nan) for h in batch.hyperparameters], float
-                    ),
-                )  # fmt: skip
-                for name in fields:
-                    value = measured[name]
-                    value = value.reshape(h1 - h0, s1 - s0, *value.shape[1:])
-                    results[name][(*outer_index, slice(h0, h1), slice(s0, s1))] = value
-                done += (h1 - h0) * (s1 - s0)
-                if progress is not None:
-                    progress(done, total)
+                key = (outer_index, h0, h1, s0, s1)
+                tasks.append((key, {
+                    "optimizer": opt.name if isinstance(optimizer, str) else opt,
+                    "surface": surface, "dim": dim, "surface_params": sp,
+                    "hyperparameters": [{**fixed_hp, **h} for h in hp_sets[h0:h1]],
+                    "starts": start_points[s0:s1], "steps": steps, "every": every,
+                    "tol": tol, "max_norm": max_norm, "noise": noise,
+                    "batch_size": batch_size, "seed": int(outer.get("seed", 0)),
+                    "paths": None if noise is None else np.arange(s0, s1),
+                    "record_steps": record_steps, "basin_tol": basin_tol,
+                    "divergence": divergence, "threads": threads,
+                }))  # fmt: skip
+
+    def store(key, measured, first_hp):
+        nonlocal done, bound_lrs
+        outer_index, h0, h1, s0, s1 = key
+        if bound_lrs is None:  # the settings every cell shares, bound
+            bound_lrs = first_hp
+        for name in fields:
+            value = measured[name]
+            value = value.reshape(h1 - h0, s1 - s0, *value.shape[1:])
+            results[name][(*outer_index, slice(h0, h1), slice(s0, s1))] = value
+        done += (h1 - h0) * (s1 - s0)
+        if progress is not None:
+            progress(done, total)
+
+    if workers is None and scheduler is None:
+        for key, task in tasks:
+            store(key, *run_chunk(task))
+    else:
+        _run_distributed(tasks, store, workers, scheduler)
     wall = time.perf_counter() - t0
 
     # Reorder (outer..., hp-product, start-product) into the declared dims.

@@ -335,3 +335,27 @@ def test_records_zero_is_the_same_runs_without_the_tail():
     assert np.all(np.isnan(bare.rate.values))
     # Without records, a run whose final error exceeds its first is diverged.
     assert list(bare.status.values) == ["max_steps", "diverged", "diverged"]
+
+
+def test_a_two_worker_local_cluster_gives_the_same_dataset():
+    pytest.importorskip("distributed")
+    kwargs = {
+        "grid": {"lr": np.geomspace(0.01, 2.5, 6), "momentum": [0.0, 0.5, 0.9]},
+        "steps": 300, "divergence": "rate",
+        "surface_params": {"eigenvalues": EIGENVALUES},
+    }  # fmt: skip
+    here = odeopt.sweep("momentum", "quadratic", **kwargs)
+    odeopt.sweeps.CHUNK_TRAJECTORIES, saved = 8, odeopt.sweeps.CHUNK_TRAJECTORIES
+    try:  # several chunks, so that the workers share the grid
+        there = odeopt.sweep("momentum", "quadratic", workers=2, threads=1, **kwargs)
+    finally:
+        odeopt.sweeps.CHUNK_TRAJECTORIES = saved
+    for name in here.data_vars:
+        xr.testing.assert_identical(here[name], there[name])
+
+
+def test_an_unreachable_scheduler_is_one_clear_error():
+    pytest.importorskip("distributed")
+    with pytest.raises(InputError, match="cannot reach the dask scheduler"):
+        odeopt.sweep("gd", "quadratic", grid={"lr": [0.1]}, steps=5,
+                     scheduler="tcp://127.0.0.1:9")  # fmt: skip
