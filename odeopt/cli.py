@@ -1058,10 +1058,16 @@ def animate_command(
               help="Write the result: .nc (NetCDF4), .zarr or .csv.")  # fmt: skip
 @click.option("--plot", default=None, metavar="FILE",
               help="Draw the phase diagram, basin map or curve (.png, .svg, .pdf).")  # fmt: skip
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Run on a dask LocalCluster of N worker processes.")  # fmt: skip
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on the dask cluster at ADDRESS (tcp://host:port).")  # fmt: skip
+@click.option("--threads", type=int, default=None, metavar="N",
+              help="numba threads per chunk (per worker with --workers/--scheduler).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress bar.")
 def sweep_command(
     optimizer, surface, grids, lr, momentum, params, surface_params, dim, steps, tol,
-    divergence, records, noise, out, plot, quiet,
+    divergence, records, noise, out, plot, workers, scheduler, threads, quiet,
 ) -> None:  # fmt: skip
     """Run an optimizer over a grid of settings or starts; save and draw the map.
 
@@ -1101,6 +1107,7 @@ def sweep_command(
             optimizer, surface, grid=axes, steps=steps, hyperparameters=hp,
             surface_params=sp, dim=dim, tol=tol, noise=noise,
             divergence=None if divergence == "none" else divergence, records=records,
+            workers=workers, scheduler=scheduler, threads=threads,
             progress=None if update is None else (
                 lambda done, all_: update(done * steps, all_ * steps)
             ),
