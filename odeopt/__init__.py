@@ -46,6 +46,9 @@ _EXPORTS = {
     "get_noise": "registry",
     "NoiseModel": "noise._base",
     "NoiseError": "noise._base",
+    "sweep": "sweeps",
+    "save_sweep": "sweeps",
+    "load_sweep": "sweeps",
 }
 
 __all__ = [
@@ -71,11 +74,14 @@ __all__ = [
     "get_noise",
     "get_optimizer",
     "get_surface",
+    "load_sweep",
     "optimizer_names",
     "problem",
     "run",
     "run_batch",
+    "save_sweep",
     "surface_names",
+    "sweep",
 ]
 
 
@@ -93,6 +99,8 @@ _SUBMODULES = (
     "reference",
     "scaling",
     "sde",
+    "stability",
+    "sweeps",
 )
 
 
@@ -133,4 +141,5 @@ if TYPE_CHECKING:
     )
     from .stepper import BatchResult, run, run_batch
     from .surfaces._base import Minimum, Param, Surface
+    from .sweeps import load_sweep, save_sweep, sweep
     from .trajectory import Status, Trajectory

@@ -1155,6 +1155,143 @@ def animate_command(
         click.echo(f"animated: {out_path} ({frames} frames, {frames / fps:.1f} s)")
 
 
+@cli.command("sweep", context_settings=CONTEXT)
+@click.option("--optimizer", "-o", required=True, type=RegistryName("optimizer"),
+              help="Optimizer name (odeopt list optimizers).")  # fmt: skip
+@click.option("--surface", "-s", required=True, type=RegistryName("surface"),
+              help="Surface name (odeopt list surfaces).")  # fmt: skip
+@click.option(
+    "--grid",
+    "grids",
+    multiple=True,
+    required=True,
+    metavar="NAME=SPEC",
+    help="An axis: NAME=LO:HI:N, NAME=LO:HI:log:N or NAME=A,B,... over a "
+    "hyperparameter, a surface parameter, start_0/start_1/... or seed (repeatable; "
+    "the order of the dimensions).",
+)
+@click.option("--lr", type=float, default=None, help="Fixed learning rate.")
+@click.option("--momentum", type=float, default=None, help="Fixed momentum β.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Any other fixed hyperparameter (repeatable).")  # fmt: skip
+@click.option("--surface-param", "surface_params", multiple=True, metavar="NAME=VALUE",
+              help="Fixed surface parameter (repeatable).")  # fmt: skip
+@click.option("--dim", type=int, default=None, help="Dimension of n-D surfaces.")
+@click.option(
+    "--steps", type=int, default=1000, show_default=True, help="Steps per run."
+)
+@click.option("--tol", type=float, default=0.0, show_default=True,
+              help="Stop (converged) when the gradient norm is below this.")  # fmt: skip
+@click.option(
+    "--divergence",
+    type=click.Choice(["none", "rate"]),
+    default="none",
+    show_default=True,
+    help="rate: also mark a run diverged when its error grows over the tail (runs "
+    "above their stability edge, before they pass 1e100); none: only |θ| > 1e100.",
+)
+@click.option(
+    "--records",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Records per run for the rate, sharpness and divergence test (every step "
+    "up to this many); 0: none, the fastest sweep (no rate).",
+)
+@click.option("--noise", default=None, metavar="NAME:SIGMA",
+              help="Gradient noise (e.g. iso:0.5); seed can then be an axis.")  # fmt: skip
+@click.option("--out", default=None, metavar="FILE",
+              help="Write the result: .nc (NetCDF4), .zarr or .csv.")  # fmt: skip
+@click.option("--plot", default=None, metavar="FILE",
+              help="Draw the phase diagram, basin map or curve (.png, .svg, .pdf).")  # fmt: skip
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Run on a dask LocalCluster of N worker processes.")  # fmt: skip
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on the dask cluster at ADDRESS (tcp://host:port).")  # fmt: skip
+@click.option("--threads", type=int, default=None, metavar="N",
+              help="numba threads per chunk (per worker with --workers/--scheduler).")  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No summary or progress bar.")
+def sweep_command(
+    optimizer, surface, grids, lr, momentum, params, surface_params, dim, steps, tol,
+    divergence, records, noise, out, plot, workers, scheduler, threads, quiet,
+) -> None:  # fmt: skip
+    """Run an optimizer over a grid of settings or starts; save and draw the map.
+
+    Every cell is a run of its own (bit for bit what odeopt run gives); the result
+    holds per cell the status, end point, basin, tail rate and sharpness, with the
+    linear theory's boundary drawn over the measured phase diagram.
+
+    \b
+    Examples:
+      odeopt sweep -o momentum -s quadratic --grid lr=1e-3:2:log:256 \\
+          --grid momentum=0:0.999:256 --steps 1000 --out map.nc --plot map.png
+      odeopt sweep -o gd -s himmelblau --lr 0.01 --grid start_0=-5:5:200 \\
+          --grid start_1=-5:5:200 --steps 2000 --plot basins.png
+    """
+    from .sweeps import _suffix, parse_axis
+
+    if out is not None:
+        _suffix(out)
+    plot_path = _check_plot_path(plot)
+    axes: dict[str, Any] = {}
+    for text in grids:
+        name, values = parse_axis(text)
+        if name in axes:
+            raise InputError(f"--grid {name} given twice")
+        axes[name] = values
+    hp = _collect_hyperparameters(lr, momentum, params)
+    sp = _surface_values(surface, surface_params)
+    update, bar = None, None
+    from .sweeps import save_sweep, sweep
+
+    total = 1
+    for values in axes.values():
+        total *= len(values)
+    update, bar = _progress_callback(total * steps, quiet, "sweeping")
+    try:
+        ds = sweep(
+            optimizer, surface, grid=axes, steps=steps, hyperparameters=hp,
+            surface_params=sp, dim=dim, tol=tol, noise=noise,
+            divergence=None if divergence == "none" else divergence, records=records,
+            workers=workers, scheduler=scheduler, threads=threads,
+            progress=None if update is None else (
+                lambda done, all_: update(done * steps, all_ * steps)
+            ),
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        click.echo("odeopt: interrupted; nothing written", err=True)
+        sys.exit(130)
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    if out is not None:
+        save_sweep(ds, out)
+    if plot_path is not None:
+        from .plotting import save
+        from .sweeps import plot_sweep
+
+        save(plot_sweep(ds), plot_path)
+    if not quiet:
+        import numpy as np
+
+        statuses = ", ".join(
+            f"{int(np.sum(ds.status.values == name))} {name}"
+            for name in ("converged", "max_steps", "diverged")
+        )
+        cells = int(ds.status.size)
+        wall = float(ds.attrs["wall_time_s"])
+        click.echo(f"sweep:   {optimizer} on {surface}, {cells} cells × {steps} steps "
+                   f"({' × '.join(f'{d} {len(v)}' for d, v in axes.items())})")  # fmt: skip
+        click.echo(f"status:  {statuses}")
+        click.echo(f"time:    {wall:.3g} s ({cells * steps / max(wall, 1e-9):.3g} "
+                   "trajectory-steps/s, measurements included)")  # fmt: skip
+        if out is not None:
+            click.echo(f"saved:   {out}")
+        if plot_path is not None:
+            click.echo(f"drawn:   {plot_path}")
+
+
 @cli.command("plot", context_settings=CONTEXT)
 @click.argument("saved", metavar="SAVED")
 @click.option(
@@ -1164,18 +1301,29 @@ def animate_command(
     help="Picture to write (.png, .svg, .pdf) [default: SAVED with .png].",
 )
 def plot_command(saved: str, plot: str | None) -> None:
-    """Redraw a saved run (.npz, .csv or .json written by odeopt run --out).
+    """Redraw a saved run (.npz, .csv or .json written by odeopt run --out) or a
+    saved sweep (.nc, .zarr or .csv written by odeopt sweep --out).
 
     \b
     Example:
       odeopt run -o adam -s himmelblau --reference --out run.npz
       odeopt plot run.npz --plot run.svg
+      odeopt plot map.nc
     """
     from pathlib import Path
 
     from .trajectory import Trajectory
 
     plot_path = _check_plot_path(plot or str(Path(saved).with_suffix(".png")))
+    from .sweeps import is_sweep_file
+
+    if is_sweep_file(saved):
+        from .plotting import save
+        from .sweeps import load_sweep, plot_sweep
+
+        save(plot_sweep(load_sweep(saved)), plot_path)
+        click.echo(f"drawn: {plot_path}")
+        return
     traj = Trajectory.load(saved)
     from .plotting import plot_run, save
 

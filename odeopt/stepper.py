@@ -665,7 +665,13 @@ def _batch_tasks(runner, hps, path_of, lanes: bool, threads: int) -> list:
             uniform = bool(np.all(hps[b0:b1] == hps[b0]))
             table = runner.LANE_FUNCTIONS if uniform else runner.LANE_FUNCTIONS_EACH
             function = table[int(path_of[first])]
-            if blocks and blocks[-1][0] is function and blocks[-1][2] == b0:
+            # A lane function that holds one set may run only blocks of that set.
+            if (
+                blocks
+                and blocks[-1][0] is function
+                and blocks[-1][2] == b0
+                and (not uniform or np.array_equal(hps[blocks[-1][1]], hps[b0]))
+            ):
                 blocks[-1] = (function, blocks[-1][1], b1)
             else:
                 blocks.append((function, b0, b1))
