@@ -21,6 +21,9 @@ import click
 
 from .errors import InputError, OdeoptError
 
+#: The most noise paths ``odeopt animate --paths`` draws per optimizer.
+ANIMATED_PATHS = 8
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -170,16 +173,29 @@ def _print_surfaces(records) -> None:
         click.echo(f"  {'':<17} start {_fmt_point(r['x0'])};  {where}")
 
 
+def _print_noise(records) -> None:
+    click.secho(
+        "Gradient noise (--noise KIND:VALUES, divided by --batch-size)", bold=True
+    )
+    for r in records:
+        values = ",".join(p["name"] for p in r["params"])
+        click.echo(
+            f"  {click.style(r['name'], bold=True):<21} {r['description']}; "
+            f"--noise {r['name']}:{values}"
+        )
+
+
 @cli.command("list", context_settings=CONTEXT)
 @click.argument(
     "what",
     required=False,
     default="all",
-    type=click.Choice(["all", "optimizers", "surfaces"]),
+    type=click.Choice(["all", "optimizers", "surfaces", "noise"]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def list_command(what: str, as_json: bool) -> None:
-    """List optimizers (with their hyperparameters and models) and surfaces."""
+    """List optimizers (with their hyperparameters and models), surfaces and
+    gradient-noise models."""
     from . import registry
     from .trajectory import dumps
 
@@ -188,6 +204,20 @@ def list_command(what: str, as_json: bool) -> None:
         out["optimizers"] = [o.as_dict() for o in registry.optimizers().values()]
     if what in ("all", "surfaces"):
         out["surfaces"] = [s.as_dict() for s in registry.surfaces().values()]
+    if what in ("all", "noise"):
+        out["noise"] = [
+            {
+                "name": m.name,
+                "description": m.description,
+                "covariance": m.formula,
+                "params": [
+                    {"name": p.name, "default": p.default, "doc": p.doc}
+                    for p in m.params
+                ],
+                "needs_hessian": m.needs_hessian,
+            }
+            for m in registry.noise_models().values()
+        ]
     if as_json:
         click.echo(dumps(out, ensure_ascii=False))
         return
@@ -197,6 +227,10 @@ def list_command(what: str, as_json: bool) -> None:
         if "optimizers" in out:
             click.echo()
         _print_surfaces(out["surfaces"])
+    if "noise" in out:
+        if len(out) > 1:
+            click.echo()
+        _print_noise(out["noise"])
 
 
 # -- run ------------------------------------------------------------------------------
@@ -303,6 +337,55 @@ def _run_options(function):
     return _apply(function, options)
 
 
+def _noise_options(function):
+    """``--noise``, ``--batch-size``, ``--seed``, ``--paths``: a stochastic run."""
+    options = [
+        click.option(
+            "--noise",
+            default=None,
+            metavar="KIND[:VALUES]",
+            help="Gradient noise: iso:σ, diag:σ1,σ2,..., hessian[:σ] (odeopt list "
+            "noise).",
+        ),
+        click.option(
+            "--batch-size",
+            type=int,
+            default=None,
+            metavar="B",
+            help="Minibatch size: the noise covariance is divided by B [default: 1].",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of the noise (recorded in the metadata).",
+        ),
+        click.option(
+            "--paths",
+            type=int,
+            default=None,
+            metavar="M",
+            help="Run M independent noise paths as one batch and report the "
+            "ensemble's mean and spread.",
+        ),
+    ]
+    return _apply(function, options)
+
+
+def _check_noise_settings(noise, batch_size, paths) -> None:
+    """Refuse settings that make no sense together, before any work (InputError)."""
+    if paths is not None and paths < 1:
+        raise InputError(f"--paths must be >= 1, got {paths}")
+    if noise is None and batch_size is not None:
+        raise InputError("--batch-size needs --noise (e.g. --noise iso:0.5)")
+    if noise is None and paths is not None:
+        raise InputError(
+            "--paths needs --noise (e.g. --noise iso:0.5): without noise every path "
+            "is the same run"
+        )
+
+
 def _collect_hyperparameters(lr, momentum, params) -> dict[str, Any]:
     hp: dict[str, Any] = _assignments(params, "--param")
     for name, value in (("lr", lr), ("momentum", momentum)):
@@ -401,6 +484,18 @@ def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
     click.echo(
         label.format("start") + f"{_fmt_point(s['x0'])}   loss {s['initial_loss']:.6g}"
     )
+    noise = traj.meta.get("noise")
+    if noise:
+        values = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in noise["params"].items()
+        )
+        click.echo(
+            label.format("noise")
+            + f"{noise['model']}: {values}, B={noise['batch_size']} (covariance "
+            f"{noise['covariance']}/B); seed {traj.meta['seed']}, path "
+            f"{traj.meta['path']}"
+        )
     click.echo(
         label.format("steps")
         + f"{s['steps_done']} of {traj.meta['steps']}, t = {s['t_final']:.6g};"
@@ -539,6 +634,7 @@ def _check_plot_path(plot: str | None) -> str | None:
     help="Draw the run (and the ODE with --reference): .png, .svg or .pdf.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress bar.")
+@_noise_options
 def run_command(
     optimizer,
     surface,
@@ -562,6 +658,10 @@ def run_command(
     as_json,
     plot,
     quiet,
+    noise,
+    batch_size,
+    seed,
+    paths,
 ) -> None:
     """Run an optimizer on a surface and state the ODE it discretises.
 
@@ -574,8 +674,17 @@ def run_command(
       odeopt run --optimizer nesterov --surface rosenbrock
       odeopt run -o adam -s quadratic --surface-param kappa=100 --dim 10 --lr 0.01
       odeopt run -o momentum -s lessard --lr 0.1111 --momentum 0.4444 --json
+      odeopt run -o gd -s booth --lr 0.05 --noise iso:0.5 --batch-size 4 --seed 7
+      odeopt run -o gd -s booth --lr 0.05 --noise iso:0.5 --steps 1000 --paths 1000
     """
     from .trajectory import check_output_path
+
+    _check_noise_settings(noise, batch_size, paths)
+    if paths is not None and reference:
+        raise InputError(
+            "--reference solves the noiseless ODE of one run; with --paths use "
+            "odeopt.sde for the moments of the SDE"
+        )
 
     # The problem checks the start and every setting before anything is compiled.
     problem = _bind(
@@ -593,8 +702,14 @@ def run_command(
         max_norm=max_norm,
         model=model,
         init=init,
+        noise=noise,
+        batch_size=batch_size,
+        seed=seed,
     )
     bound, bound_surface = problem.optimizer, problem.surface
+    if paths is not None:
+        _run_ensemble(problem, paths, out, plot, as_json, quiet)
+        return
     out_path = str(check_output_path(out)) if out is not None else None
     plot_path = _check_plot_path(plot)
 
@@ -628,6 +743,75 @@ def run_command(
         click.echo(dumps(summary, ensure_ascii=False))
     elif not quiet:
         _print_summary(summary, bound, bound_surface, traj)
+
+
+def _run_ensemble(problem, paths, out, plot, as_json, quiet) -> None:
+    """``odeopt run --paths M``: the M paths as one batch, and the law of the
+    final loss."""
+    from .ensemble import FORMATS, run_ensemble
+    from .trajectory import check_output_path, dumps
+
+    out_path = str(check_output_path(out, FORMATS)) if out is not None else None
+    plot_path = _check_plot_path(plot)
+    ensemble = run_ensemble(problem, paths)
+    if out_path is not None:
+        ensemble.save(out_path)
+    if plot_path is not None:
+        from .plotting import save
+        from .sde_plots import plot_ensemble
+
+        save(plot_ensemble(ensemble), plot_path)
+    summary = ensemble.summary()
+    summary.update(
+        optimizer=problem.optimizer.name,
+        surface=problem.surface.name,
+        hyperparameters=dict(problem.optimizer.hp),
+        out=out_path,
+        plot=plot_path,
+    )
+    if as_json:
+        click.echo(dumps(summary, ensure_ascii=False))
+        return
+    if quiet:
+        return
+    loss = summary["final_loss"]
+    label = "  {:<12}"
+    click.echo(
+        f"{click.style(problem.optimizer.name, bold=True)} on "
+        f"{click.style(problem.surface.name, bold=True)}: ensemble of {paths} noise "
+        f"paths"
+    )
+    click.echo(label.format("optimizer") + problem.optimizer.describe())
+    click.echo(
+        label.format("noise")
+        + f"{problem.noise.describe()}; seed {problem.seed}, paths "
+        f"{summary['first_path']}..{summary['first_path'] + paths - 1}"
+    )
+    click.echo(label.format("steps") + f"{problem.steps}, t = {summary['t_final']:.6g}")
+    q = loss["quantiles"]
+    click.echo(
+        label.format("final loss")
+        + f"mean {loss['mean']:.6g} ± {loss['sem']:.2g} (standard error), "
+        f"spread (std) {loss['std']:.6g}"
+    )
+    click.echo(
+        label.format("")
+        + f"quantiles 5% {q['0.05']:.6g}, 50% {q['0.5']:.6g}, 95% {q['0.95']:.6g}"
+        f" over {loss['members']} paths"
+    )
+    if summary["final_theta_mean"] is not None:
+        click.echo(label.format("mean final") + _fmt_point(summary["final_theta_mean"]))
+    status = ", ".join(f"{k} {v}" for k, v in summary["status"].items())
+    click.echo(label.format("status") + status)
+    rate = summary["path_steps_per_s"]
+    click.echo(
+        label.format("time")
+        + f"{summary['wall_time_s'] * 1e3:.3g} ms stepping"
+        + (f" ({rate:.3g} path-steps/s)" if rate else "")
+    )
+    for name, value in (("saved", out_path), ("drawn", plot_path)):
+        if value:
+            click.echo(label.format(name) + value)
 
 
 def _check_problem_options(function):
@@ -800,9 +984,15 @@ def _run_several(
     align,
     reference,
     tol=1e-6,
+    noise=None,
+    batch_size=None,
+    seed=0,
+    paths=None,
 ):
     """compare() from command-line strings."""
     from .compare import compare
+
+    _check_noise_settings(noise, batch_size, paths)
 
     return compare(
         list(optimizers),
@@ -815,6 +1005,10 @@ def _run_several(
         surface_params=_surface_values(surface, surface_params),
         hyperparameters=_collect_hyperparameters(lr, momentum, params),
         reference=reference,
+        noise=noise,
+        batch_size=batch_size,
+        seed=seed,
+        paths=paths,
     )
 
 
@@ -832,6 +1026,7 @@ def _run_several(
 )
 @click.option("--out", default=None, metavar="FILE", help="The table: .json or .csv.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_noise_options
 def compare_command(
     optimizers,
     surface,
@@ -848,6 +1043,10 @@ def compare_command(
     plot,
     out,
     as_json,
+    noise,
+    batch_size,
+    seed,
+    paths,
 ) -> None:
     """Run several optimizers from the same start and compare them.
 
@@ -855,6 +1054,7 @@ def compare_command(
     Examples:
       odeopt compare -o gd -o momentum -o nesterov -o adam -s rosenbrock --plot cmp.png
       odeopt compare -o gd -o momentum -s quadratic --surface-param kappa=100 --align time
+      odeopt compare -o gd -o momentum -s booth --lr 0.02 --noise iso:1 --paths 500
     """
     from .compare import FORMATS
     from .trajectory import check_output_path, dumps
@@ -874,6 +1074,10 @@ def compare_command(
         align,
         reference,
         tol,
+        noise,
+        batch_size,
+        seed,
+        paths,
     )
     if out_path is not None:
         result.save(out_path)
@@ -895,6 +1099,12 @@ def compare_command(
         f"{len(result.rows)} optimizers on {surface}, same start, align {align}; "
         f"'to tol': first step with loss within {tol:g} of the minimum"
     )
+    if result.noise is not None:
+        click.echo(
+            f"noise {result.trajectories[0].problem.noise.describe()}, seed {seed}: "
+            "the same noise path 0 for every optimizer"
+            + (f"; ensembles of {paths} paths" if paths is not None else "")
+        )
     click.echo(result.table())
     for label_, value in (("saved", out), ("drawn", plot_path)):
         if value:
@@ -938,6 +1148,7 @@ def compare_command(
     help="Resolution (80 gives 800 × 336 pixels).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing.")
+@_noise_options
 def animate_command(
     optimizers,
     surface,
@@ -956,6 +1167,10 @@ def animate_command(
     pace,
     dpi,
     quiet,
+    noise,
+    batch_size,
+    seed,
+    paths,
 ) -> None:
     """Animate one or more optimizers from the same start (a GIF).
 
@@ -967,9 +1182,19 @@ def animate_command(
     Examples:
       odeopt animate -o nesterov -s rosenbrock --reference --out nesterov.gif
       odeopt animate -o gd -o momentum -o adam -s himmelblau --align time --out race.gif
+      odeopt animate -o gd -s double-well --lr 0.01 --noise iso:1 --paths 4 --out w.gif
+
+    With --noise every optimizer meets the same noise; --paths M (at most
+    ANIMATED_PATHS) animates noise paths 0 .. M−1 of each.
     """
     from .plotting import check_animation_path
 
+    _check_noise_settings(noise, batch_size, paths)
+    if paths is not None and paths > ANIMATED_PATHS:
+        raise InputError(
+            f"--paths for animate draws each path: at most {ANIMATED_PATHS}, got "
+            f"{paths} (odeopt run --paths M summarises large ensembles)"
+        )
     out_path = str(check_animation_path(out))
     result = _run_several(
         optimizers,
@@ -983,11 +1208,23 @@ def animate_command(
         steps,
         align,
         reference,
+        noise=noise,
+        batch_size=batch_size,
+        seed=seed,
     )
     from .plotting import animate, save_animation
 
+    trajectories = list(result.trajectories)
+    if paths is not None and paths > 1:
+        from .stepper import run
+
+        trajectories = [
+            traj if p == 0 else run(traj.problem.replace(path=p), reference=reference)
+            for traj in result.trajectories
+            for p in range(paths)
+        ]
     animation = animate(
-        result.trajectories,
+        trajectories,
         result.surface,
         x="t" if align == "time" else "step",
         frames=frames,
@@ -1000,11 +1237,12 @@ def animate_command(
         if bar is not None:
             bar.__exit__(None, None, None)
     if not quiet:
-        for row in result.rows:
+        for traj in trajectories:
+            path = f", noise path {traj.meta['path']}" if traj.meta.get("noise") else ""
             click.echo(
-                f"{row['optimizer']}: {row['steps_done']} steps to t = "
-                f"{row['t_final']:.4g}, final loss {row['final_loss']:.6g}, "
-                f"{row['status']}"
+                f"{traj.meta['optimizer']}{path}: {traj.steps_done} steps to t = "
+                f"{float(traj.t[-1]):.4g}, final loss {traj.final_loss:.6g}, "
+                f"{traj.status.value}"
             )
         click.echo(f"animated: {out_path} ({frames} frames, {frames / fps:.1f} s)")
 

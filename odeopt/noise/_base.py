@@ -117,11 +117,15 @@ class NoiseModel:
         for i, param in enumerate(self.params):
             if i >= len(parts):
                 break
-            if param.kind == "floats":
-                values[param.name] = param.parse(",".join(parts[i:]))
-                parts = parts[: i + 1]
-                break
-            values[param.name] = param.parse(parts[i])
+            try:
+                if param.kind == "floats":
+                    values[param.name] = param.parse(",".join(parts[i:]))
+                    parts = parts[: i + 1]
+                    break
+                values[param.name] = param.parse(parts[i])
+            except InputError as error:  # Param words it for a surface
+                message = str(error).replace("surface parameter ", "")
+                raise NoiseError(f"noise {self.name}: {message}") from None
         if len(parts) > len(self.params):
             raise NoiseError(
                 f"noise {self.name} takes {len(self.params)} value(s), got {rest!r}"
