@@ -76,6 +76,7 @@ BY_POINT = {by_point}
 NOISY = {noisy}
 NEEDS_VALUE = {needs_value}
 NEEDS_HESSIAN = {needs_hessian}
+SAMPLED = {sampled}
 {game}_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 # The per-step kernels are inlined into the loop by numba itself: LLVM declined to
@@ -92,6 +93,10 @@ value = _surface.value
 hess = _inline(_surface, "hess") if NEEDS_HESSIAN else _inline(_roles, "no_hessian")
 fill_normals = _inline(_random, "fill_normals")
 perturb = _inline(_noise, "perturb")
+if SAMPLED:  # a minibatch of a finite sum: its samples' gradients, its indices
+    sample_grad = _inline(_surface, "sample_grad")
+    n_samples = _inline(_surface, "n_samples")
+    draw_index = _inline(_noise, "draw_index")
 stage_point = _inline({stage_point_module}, "stage_point")
 post = _inline({post_module}, "post")
 _family_step = _inline(_optimizer, "step")
@@ -282,6 +287,7 @@ def runner_source(
         noisy=noise_module is not _roles,
         needs_value="values" in step_arguments,
         needs_hessian=bool(getattr(noise_module, "NEEDS_HESSIAN", False)),
+        sampled=bool(getattr(noise_module, "SAMPLES_GRADIENT", False)),
         stage_point_module=family if by_point else "_roles",
         post_module=family if hasattr(optimizer_module, "post") else "_roles",
         step_arguments=", ".join(step_arguments),

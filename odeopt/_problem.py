@@ -137,6 +137,10 @@ def resolve_noise(
             f"noise {bound.name} needs the Hessian of a loss; surface {surface.name} "
             "is a vector field without one (use iso or diag)"
         )
+    if bound.model.check_surface is not None:
+        message = bound.model.check_surface(surface, bound.batch_size)
+        if message:
+            raise RunError(f"noise {bound.name}: {message}")
     return bound
 
 

@@ -64,6 +64,13 @@ class NoiseModel:
         Extra validation; returns an error message.
     needs_hessian : bool
         The samples depend on the surface's Hessian.
+    samples_gradient : bool
+        The model replaces the gradient by a minibatch of a finite-sum surface's
+        per-sample gradients (its module's ``draw_index`` kernel gives the indices;
+        ``odeopt.noise.minibatch``).
+    check_surface : callable (bound surface, batch_size) -> str or None, optional
+        Validation against the surface a run binds it to (a minibatch needs a
+        finite-sum surface with at least B samples); returns an error message.
     """
 
     name: str
@@ -75,6 +82,8 @@ class NoiseModel:
     covariance: Callable[..., np.ndarray]
     check: Callable[[int, dict[str, Any]], str | None] | None = None
     needs_hessian: bool = False
+    samples_gradient: bool = False
+    check_surface: Callable[[Any, int], str | None] | None = None
 
     @property
     def kernels(self) -> ModuleType:
