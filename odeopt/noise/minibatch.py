@@ -78,7 +78,7 @@ def _word(seed, path, counter, stream, tweak):
     mask = np.uint64(0xFFFFFFFF)
     key = np.uint64(seed)
     c = np.uint64(counter)
-    w0, w1, w2, w3 = philox(
+    w0, w1, _w2, _w3 = philox(
         np.uint64(tweak) & mask,
         (np.uint64(stream) & np.uint64(0xFF)) | ((c >> np.uint64(32)) << np.uint64(8)),
         c & mask,
