@@ -853,6 +853,19 @@ def _check_problem_options(function):
     metavar="FILE",
     help="Draw error against h with the fitted and declared slopes.",
 )
+@click.option(
+    "--weak",
+    is_flag=True,
+    help="Weak order of the noisy optimizer against its SDE (--model sme1, sme2, "
+    "kramers), from exact moments (linear problems).",
+)
+@click.option(
+    "--strong",
+    is_flag=True,
+    help="Strong order of SGD against SME1 on shared Brownian paths (Monte Carlo, "
+    "with a confidence interval of the slope).",
+)
+@_noise_options
 def check_command(
     optimizer,
     surface,
@@ -872,6 +885,12 @@ def check_command(
     atol,
     as_json,
     plot,
+    weak,
+    strong,
+    noise,
+    batch_size,
+    seed,
+    paths,
 ) -> None:
     """Measure the order of agreement of an optimizer with its continuous model.
 
@@ -886,8 +905,20 @@ def check_command(
       odeopt check --optimizer gd --surface product-loss
       odeopt check -o momentum -s rosenbrock --lr 1e-3 --momentum 0.9 --json
       odeopt check -o nesterov -s product-loss --model high-res --init consistent
+      odeopt check --weak -o gd -s quadratic --dim 2 --surface-param rotate=1 \\
+          --surface-param kappa=4 --lr 0.1 --noise hessian:0.5 --model sme2
+      odeopt check --strong -o gd -s booth --lr 0.02 --noise diag:0.5,1 --paths 1000
     """
     plot_path = _check_plot_path(plot)
+    if weak or strong:
+        _check_sde(
+            weak, optimizer, surface, lr, momentum, params, surface_params, dim, x0,
+            horizon, levels, tolerance, model, as_json, plot_path, noise,
+            batch_size, seed, paths,
+        )  # fmt: skip
+        return
+    if noise is not None or paths is not None:
+        raise InputError("--noise and --paths go with --weak or --strong")
     from .check import check_order
     from .reference import check_method
 
@@ -940,6 +971,96 @@ def check_command(
         if not as_json:
             click.echo(f"drawn: {plot_path}")
     if not result.passed:
+        sys.exit(1)
+
+
+def _check_sde(
+    weak, optimizer, surface, lr, momentum, params, surface_params, dim, x0, horizon,
+    levels, tolerance, model, as_json, plot_path, noise, batch_size, seed, paths,
+) -> None:  # fmt: skip
+    """``odeopt check --weak`` / ``--strong``: the order of a noisy optimizer
+    against its SDE (odeopt.sde); exit 1 when it is off by more than the
+    tolerance."""
+    import math
+
+    from . import sde
+    from .trajectory import dumps
+
+    if noise is None:
+        raise InputError("--weak and --strong need --noise (e.g. --noise iso:0.5)")
+    if paths is not None and paths < 10:
+        raise InputError(f"--paths must be >= 10 for the strong check, got {paths}")
+    problem = _bind(
+        optimizer, surface, lr, momentum, params, surface_params, dim, x0,
+        noise=noise, batch_size=batch_size, seed=seed,
+    )  # fmt: skip
+    bound, bound_surface, bound_noise = (
+        problem.optimizer,
+        problem.surface,
+        problem.noise,
+    )
+    horizon = 1.0 if horizon is None else horizon
+    interval = None
+    if weak:
+        if paths is not None:
+            raise InputError("--weak uses exact moments: leave --paths out")
+        name = model or {"gd": "sme1", "momentum": "kramers"}.get(bound.name, "sme1")
+        if name not in sde.MODELS:
+            raise InputError(
+                f"unknown SDE model {name!r} (valid: {', '.join(sde.MODELS)})"
+            )
+        result = sde.weak_order(
+            name, bound, bound_surface, bound_noise, problem.x0,
+            horizon=horizon, levels=levels or 6,
+        )  # fmt: skip
+        kind, label = "weak", f"{bound.name} vs {name}"
+    else:
+        if model not in (None, "sme1"):
+            raise InputError("--strong compares SGD with SME1 (leave --model out)")
+        result = sde.strong_order(
+            bound, bound_surface, bound_noise, problem.x0, horizon=horizon,
+            levels=levels or 5, paths=paths or 1000, seed=seed,
+        )  # fmt: skip
+        kind, label, interval = "strong", result.label, result.interval
+    off = abs(result.fitted_order - result.declared_order)
+    passed = off <= tolerance
+    resolved = interval is None or (interval[1] - interval[0]) / 2 < tolerance
+    passed = passed and resolved
+    if as_json:
+        record = {
+            "check": kind, "optimizer": bound.name, "surface": bound_surface.name,
+            "noise": bound_noise.as_dict(), "seed": seed, "label": label,
+            "h": result.h, "steps": result.steps, "error": result.error,
+            "fitted_order": result.fitted_order,
+            "declared_order": result.declared_order, "tolerance": tolerance,
+            "interval": interval, "passed": passed,
+        }  # fmt: skip
+        click.echo(dumps(record, ensure_ascii=False))
+    else:
+        verdict = click.style(
+            "passed" if passed else "FAILED", bold=True,
+            fg="green" if passed else "red",
+        )  # fmt: skip
+        click.echo(
+            f"{click.style(label, bold=True)} on {bound_surface.name}: {kind} order, "
+            f"noise {bound_noise.describe()}, horizon T = {horizon:g}"
+        )
+        click.echo(result.table())
+        extra = "" if resolved else " (the interval is wider than the tolerance)"
+        click.echo(
+            f"|fitted − declared| = {off:.3f} (tolerance ±{tolerance:g}): "
+            f"{verdict}{extra}"
+        )
+    if plot_path is not None:
+        from .plotting import new_figure, save
+        from .sde_plots import strong_order_plot, weak_order_plot
+
+        ax = new_figure(5.5, 4.2).add_subplot()
+        (weak_order_plot if weak else strong_order_plot)([result], ax)
+        save(ax.figure, plot_path)
+        if not as_json:
+            click.echo(f"drawn: {plot_path}")
+    if not passed or not math.isfinite(result.fitted_order):
         sys.exit(1)
 
 

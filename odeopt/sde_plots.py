@@ -277,6 +277,9 @@ def _order_axes(
         ls=":",
         label=f"slope {declared:g}",
     )
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the decades only: no overlap
     ax.set_xlabel("step h")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
@@ -313,7 +316,7 @@ def strong_order_plot(results: Sequence[Any], ax: Axes | None = None) -> Axes:
             i,
             result.interval,
         )
-    ax.set_ylabel("strong error E|θ_n − Θ(nh)|²^½")
+    ax.set_ylabel("strong error (E|θ_n − Θ(nh)|²)^½")
     return ax
 
 
