@@ -917,8 +917,8 @@ def check_command(
             batch_size, seed, paths,
         )  # fmt: skip
         return
-    if noise is not None or paths is not None:
-        raise InputError("--noise and --paths go with --weak or --strong")
+    if noise is not None or paths is not None or batch_size is not None:
+        raise InputError("--noise, --batch-size and --paths go with --weak or --strong")
     from .check import check_order
     from .reference import check_method
 
