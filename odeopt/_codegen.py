@@ -76,7 +76,6 @@ BY_POINT = {by_point}
 NOISY = {noisy}
 NEEDS_VALUE = {needs_value}
 NEEDS_HESSIAN = {needs_hessian}
-SAMPLED = {sampled}
 {game}_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 # The per-step kernels are inlined into the loop by numba itself: LLVM declined to
@@ -93,10 +92,6 @@ value = _surface.value
 hess = _inline(_surface, "hess") if NEEDS_HESSIAN else _inline(_roles, "no_hessian")
 fill_normals = _inline(_random, "fill_normals")
 perturb = _inline(_noise, "perturb")
-if SAMPLED:  # a minibatch of a finite sum: its samples' gradients, its indices
-    sample_grad = _inline(_surface, "sample_grad")
-    n_samples = _inline(_surface, "n_samples")
-    draw_index = _inline(_noise, "draw_index")
 stage_point = _inline({stage_point_module}, "stage_point")
 post = _inline({post_module}, "post")
 _family_step = _inline(_optimizer, "step")
@@ -128,6 +123,37 @@ _GENERAL = """\
     return _loop(theta, state, aux, hp, p, q, seed, path, G, F, y, xi, H, k_start,
                  n_steps, record_every, tol, max_norm, rec_step, rec_theta, rec_loss,
                  n_rec)"""
+
+# A finite sum's minibatches (a noise model with SAMPLES_GRADIENT, such as
+# odeopt.noise.minibatch): appended after the body, so that every other runner's text,
+# and with it its stamp, cache and bits, stays as it was.  The roles that evaluate a
+# gradient read the global _gradient when they are compiled, which happens after the
+# module has run: they compile with this one.
+_MINIBATCH = """
+
+sample_grad = _inline(_surface, "sample_grad")
+n_samples = _inline(_surface, "n_samples")
+draw_index = _inline(_noise, "draw_index")
+
+
+@njit(inline="always", **_OPTIONS)
+def _minibatch_gradient(y, p, q, out, xi, H, seed, path, k, stage):
+    # (1/B) Σ_j ∇ℓ_(i_j)(y), with the indices i_j of step k drawn by the noise model
+    # from (seed, path, k, j): a pure function of them, as the normals are.  Every
+    # stage of a step uses the step's minibatch.
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    batch = int(q[0])
+    n = n_samples(p)
+    lane_path = int(path)
+    for j in range(batch):
+        sample_grad(y, p, draw_index(seed, lane_path, k, j, n, q), out)
+    for i in range(out.shape[0]):
+        out[i] = out[i] / batch
+
+
+_gradient = _minibatch_gradient
+"""
 
 # One lane function per LANE_PATHS entry and way of holding hyperparameters (one set
 # for the whole range, or each lane its own).  Functions of their own, not branches
@@ -287,7 +313,6 @@ def runner_source(
         noisy=noise_module is not _roles,
         needs_value="values" in step_arguments,
         needs_hessian=bool(getattr(noise_module, "NEEDS_HESSIAN", False)),
-        sampled=bool(getattr(noise_module, "SAMPLES_GRADIENT", False)),
         stage_point_module=family if by_point else "_roles",
         post_module=family if hasattr(optimizer_module, "post") else "_roles",
         step_arguments=", ".join(step_arguments),
@@ -348,6 +373,7 @@ def runner_source(
         [
             header,
             _body(),
+            _MINIBATCH if getattr(noise_module, "SAMPLES_GRADIENT", False) else "",
             _HELD_LOOP.format(branches=_fast_paths(optimizer_module, n_players)),
             *lane_functions,
             table,

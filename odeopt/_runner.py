@@ -29,15 +29,12 @@ if TYPE_CHECKING:  # what the generated header binds
     def value(x, p): ...
     def step(k, theta, state, G, hp, values, aux): ...
     def fill_normals(xi, seed, path, k, stage): ...
-    def sample_grad(x, p, i, out): ...
-    def n_samples(p): ...
-    def draw_index(seed, path, k, j, n, q): ...
     def _held_loop(theta, state, aux, hp, p, q, seed, path, G, F, y, xi, H, k_start,
                    n_steps, record_every, tol, max_norm, rec_step, rec_theta,
                    rec_loss, n_rec): ...  # fmt: skip
 
     N_STAGES = STATE_ROWS = N_HP = N_AUX = DIM = LANES = 1
-    BY_POINT = NOISY = NEEDS_VALUE = NEEDS_HESSIAN = SAMPLED = False
+    BY_POINT = NOISY = NEEDS_VALUE = NEEDS_HESSIAN = False
     # Games: the players' blocks of theta, and their turns within a step.
     GAME = ALTERNATING = False
     N_PLAYERS = N_TURNS = FAMILY_HP = FAMILY_AUX = GAME_DIM = 1
@@ -74,26 +71,7 @@ def _noisy_gradient(y, p, q, out, xi, H, seed, path, k, stage):
     perturb(out, y, xi, q, H)
 
 
-@njit(inline="always", **_OPTIONS)
-def _minibatch_gradient(y, p, q, out, xi, H, seed, path, k, stage):
-    # A finite sum's minibatch gradient (1/B) Σ_j ∇ℓ_{i_j}(y), with the indices i_j
-    # of step k drawn by the noise model from (seed, path, k, j): a pure function of
-    # them, as the normals are.  Every stage of a step uses the step's minibatch.
-    for i in range(out.shape[0]):
-        out[i] = 0.0
-    batch = int(q[0])
-    n = n_samples(p)
-    lane_path = int(path)
-    for j in range(batch):
-        sample_grad(y, p, draw_index(seed, lane_path, k, j, n, q), out)
-    for i in range(out.shape[0]):
-        out[i] = out[i] / batch
-
-
-if SAMPLED:
-    _gradient = _minibatch_gradient
-else:
-    _gradient = _noisy_gradient if NOISY else _exact_gradient
+_gradient = _noisy_gradient if NOISY else _exact_gradient
 
 
 @njit(inline="always", **_OPTIONS)
