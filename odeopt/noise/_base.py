@@ -17,6 +17,12 @@ The sample has mean zero and covariance ``Σ(x)/B`` for the minibatch size ``B``
 (:meth:`BoundNoise.covariance` gives ``Σ(x)/B``, the diffusion of the continuous
 model).  The registry finds the file by itself: adding a noise model touches only
 that file.
+
+A model of real minibatches (``odeopt/noise/minibatch.py``) sets
+``SAMPLES_GRADIENT = True`` and defines ``draw_index(seed, path, k, j, n, q)``, the
+index of sample ``j`` of step ``k``'s minibatch; the runner then replaces the gradient
+by the mean of the surface's ``sample_grad`` over the ``B = q[0]`` indices (the surface
+must be a finite sum: ``NoiseModel.check_surface`` says so).
 """
 
 from __future__ import annotations
