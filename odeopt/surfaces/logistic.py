@@ -102,11 +102,12 @@ def hess(x, p, out):
         s = sigmoid(z)
         w = s * (1.0 - s)
         for a in range(d):
-            for b in range(d):
+            for b in range(a, d):
                 out[a, b] += w * p[2 + i * d + a] * p[2 + i * d + b]
     for a in range(d):
-        for b in range(d):
+        for b in range(a, d):
             out[a, b] = out[a, b] / n
+            out[b, a] = out[a, b]  # exactly symmetric: one rounding for both
         out[a, a] += lam
 
 
