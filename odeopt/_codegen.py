@@ -125,6 +125,39 @@ _GENERAL = """\
                  n_steps, record_every, tol, max_norm, rec_step, rec_theta, rec_loss,
                  n_rec)"""
 
+# A finite sum's minibatches (a noise model with SAMPLES_GRADIENT, such as
+# odeopt.noise.minibatch): appended after the body, so that every other runner's text,
+# and with it its stamp, cache and bits, stays as it was.  The roles that evaluate a
+# gradient read the global _gradient when they are compiled, which happens after the
+# module has run: they compile with this one.
+_MINIBATCH = """
+
+sample_grad = _inline(_surface, "sample_grad")
+n_samples = _inline(_surface, "n_samples")
+draw_index = _inline(_noise, "draw_index")
+
+
+@njit(inline="always", **_OPTIONS)
+def _minibatch_gradient(y, p, q, out, xi, H, seed, path, k, stage):
+    # (1/B) Σ_j ∇ℓ_(i_j)(y), with the indices i_j of step k drawn by the noise model
+    # from (seed, path, k, j): a pure function of them, as the normals are.  Every
+    # stage of a step uses the step's minibatch.
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    batch = int(q[0])
+    n = n_samples(p)
+    lane_path = int(path)
+    for j in range(batch):
+        sample_grad(y, p, draw_index(seed, lane_path, k, j, n, q), out)
+    for i in range(out.shape[0]):
+        out[i] = out[i] / batch
+
+
+_gradient = _minibatch_gradient
+# A minibatch needs no normals: nothing to draw before each step.
+_draw = _draw_lanes = _no_draw
+"""
+
 # One lane function per LANE_PATHS entry and way of holding hyperparameters (one set
 # for the whole range, or each lane its own).  Functions of their own, not branches
 # of one: inlined side by side, LLVM merged the copies back into one loop computing
@@ -348,6 +381,7 @@ def runner_source(
         [
             header,
             _body(),
+            _MINIBATCH if getattr(noise_module, "SAMPLES_GRADIENT", False) else "",
             _HELD_LOOP.format(branches=_fast_paths(optimizer_module, n_players)),
             *lane_functions,
             table,

@@ -134,6 +134,15 @@ def resolve_noise(
             f"noise must be text such as 'iso:0.5', a NoiseModel or a BoundNoise, "
             f"got {type(noise).__name__}"
         )
+    if bound.model.needs_hessian and not surface.surface.symmetric:
+        raise RunError(
+            f"noise {bound.name} needs the Hessian of a loss; surface {surface.name} "
+            "is a vector field without one (use iso or diag)"
+        )
+    if bound.model.check_surface is not None:
+        message = bound.model.check_surface(surface, bound.batch_size)
+        if message:
+            raise RunError(f"noise {bound.name}: {message}")
     return bound
 
 

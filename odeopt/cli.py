@@ -21,6 +21,9 @@ import click
 
 from .errors import InputError, OdeoptError
 
+#: The most noise paths ``odeopt animate --paths`` draws per optimizer.
+ANIMATED_PATHS = 8
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 #: Checks of at least this many steps in all report each level as it starts.
 LONG_CHECK_STEPS = 10**8
@@ -198,16 +201,29 @@ def _print_surfaces(records) -> None:
         click.echo(f"  {'':<17} start {_fmt_point(r['x0'])};  {where}")
 
 
+def _print_noise(records) -> None:
+    click.secho(
+        "Gradient noise (--noise KIND:VALUES, divided by --batch-size)", bold=True
+    )
+    for r in records:
+        values = ",".join(p["name"] for p in r["params"])
+        click.echo(
+            f"  {click.style(r['name'], bold=True):<21} {r['description']}; "
+            f"--noise {r['name']}:{values}"
+        )
+
+
 @cli.command("list", context_settings=CONTEXT)
 @click.argument(
     "what",
     required=False,
     default="all",
-    type=click.Choice(["all", "optimizers", "surfaces"]),
+    type=click.Choice(["all", "optimizers", "surfaces", "noise"]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def list_command(what: str, as_json: bool) -> None:
-    """List optimizers (with their hyperparameters and models) and surfaces."""
+    """List optimizers (with their hyperparameters and models), surfaces and
+    gradient-noise models."""
     from . import registry
     from .trajectory import dumps
 
@@ -216,6 +232,20 @@ def list_command(what: str, as_json: bool) -> None:
         out["optimizers"] = [o.as_dict() for o in registry.optimizers().values()]
     if what in ("all", "surfaces"):
         out["surfaces"] = [s.as_dict() for s in registry.surfaces().values()]
+    if what in ("all", "noise"):
+        out["noise"] = [
+            {
+                "name": m.name,
+                "description": m.description,
+                "covariance": m.formula,
+                "params": [
+                    {"name": p.name, "default": p.default, "doc": p.doc}
+                    for p in m.params
+                ],
+                "needs_hessian": m.needs_hessian,
+            }
+            for m in registry.noise_models().values()
+        ]
     if as_json:
         click.echo(dumps(out, ensure_ascii=False))
         return
@@ -225,6 +255,10 @@ def list_command(what: str, as_json: bool) -> None:
         if "optimizers" in out:
             click.echo()
         _print_surfaces(out["surfaces"])
+    if "noise" in out:
+        if len(out) > 1:
+            click.echo()
+        _print_noise(out["noise"])
 
 
 # -- run ------------------------------------------------------------------------------
@@ -379,6 +413,55 @@ def _run_options(function):
     return _apply(function, options)
 
 
+def _noise_options(function):
+    """``--noise``, ``--batch-size``, ``--seed``, ``--paths``: a stochastic run."""
+    options = [
+        click.option(
+            "--noise",
+            default=None,
+            metavar="KIND[:VALUES]",
+            help="Gradient noise: iso:σ, diag:σ1,σ2,..., hessian[:σ] (odeopt list "
+            "noise).",
+        ),
+        click.option(
+            "--batch-size",
+            type=int,
+            default=None,
+            metavar="B",
+            help="Minibatch size: the noise covariance is divided by B [default: 1].",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of the noise (recorded in the metadata).",
+        ),
+        click.option(
+            "--paths",
+            type=int,
+            default=None,
+            metavar="M",
+            help="Run M independent noise paths as one batch and report the "
+            "ensemble's mean and spread.",
+        ),
+    ]
+    return _apply(function, options)
+
+
+def _check_noise_settings(noise, batch_size, paths) -> None:
+    """Refuse settings that make no sense together, before any work (InputError)."""
+    if paths is not None and paths < 1:
+        raise InputError(f"--paths must be >= 1, got {paths}")
+    if noise is None and batch_size is not None:
+        raise InputError("--batch-size needs --noise (e.g. --noise iso:0.5)")
+    if noise is None and paths is not None:
+        raise InputError(
+            "--paths needs --noise (e.g. --noise iso:0.5): without noise every path "
+            "is the same run"
+        )
+
+
 def _collect_hyperparameters(lr, momentum, params) -> dict[str, Any]:
     hp: dict[str, Any] = _assignments(params, "--param")
     for name, value in (("lr", lr), ("momentum", momentum)):
@@ -491,6 +574,18 @@ def _print_summary(s: dict[str, Any], bound, bound_surface, traj) -> None:
     click.echo(
         label.format("start") + f"{_fmt_point(s['x0'])}   loss {s['initial_loss']:.6g}"
     )
+    noise = traj.meta.get("noise")
+    if noise:
+        values = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in noise["params"].items()
+        )
+        click.echo(
+            label.format("noise")
+            + f"{noise['model']}: {values}, B={noise['batch_size']} (covariance "
+            f"{noise['covariance']}/B); seed {traj.meta['seed']}, path "
+            f"{traj.meta['path']}"
+        )
     click.echo(
         label.format("steps")
         + f"{s['steps_done']} of {traj.meta['steps']}, t = {s['t_final']:.6g};"
@@ -632,6 +727,7 @@ def _check_plot_path(plot: str | None) -> str | None:
     help="Draw the run (and the ODE with --reference): .png, .svg or .pdf.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress bar.")
+@_noise_options
 def run_command(
     optimizer,
     surface,
@@ -658,6 +754,10 @@ def run_command(
     as_json,
     plot,
     quiet,
+    noise,
+    batch_size,
+    seed,
+    paths,
 ) -> None:
     """Run an optimizer on a surface and state the ODE it discretises.
 
@@ -670,10 +770,19 @@ def run_command(
       odeopt run --optimizer nesterov --surface rosenbrock
       odeopt run -o adam -s quadratic --surface-param kappa=100 --dim 10 --lr 0.01
       odeopt run -o momentum -s lessard --lr 0.1111 --momentum 0.4444 --json
+      odeopt run -o gd -s booth --lr 0.05 --noise iso:0.5 --batch-size 4 --seed 7
+      odeopt run -o gd -s booth --lr 0.05 --noise iso:0.5 --steps 1000 --paths 1000
     """
     from .trajectory import check_output_path
 
     _refuse_without(reference, "--reference", "method", "rtol", "atol")
+    _check_noise_settings(noise, batch_size, paths)
+    if paths is not None and reference:
+        raise InputError(
+            "--reference solves the noiseless ODE of one run; with --paths use "
+            "odeopt.sde for the moments of the SDE"
+        )
+
     # The problem checks the start and every setting before anything is compiled.
     problem = _bind(
         optimizer,
@@ -693,8 +802,14 @@ def run_command(
         max_norm=max_norm,
         model=model,
         init=init,
+        noise=noise,
+        batch_size=batch_size,
+        seed=seed,
     )
     bound, bound_surface = problem.optimizer, problem.surface
+    if paths is not None:
+        _run_ensemble(problem, paths, out, plot, as_json, quiet)
+        return
     out_path = str(check_output_path(out)) if out is not None else None
     plot_path = _check_plot_path(plot)
 
@@ -743,6 +858,75 @@ def run_command(
         sys.exit(1)
 
 
+def _run_ensemble(problem, paths, out, plot, as_json, quiet) -> None:
+    """``odeopt run --paths M``: the M paths as one batch, and the law of the
+    final loss."""
+    from .ensemble import FORMATS, run_ensemble
+    from .trajectory import check_output_path, dumps
+
+    out_path = str(check_output_path(out, FORMATS)) if out is not None else None
+    plot_path = _check_plot_path(plot)
+    ensemble = run_ensemble(problem, paths)
+    if out_path is not None:
+        ensemble.save(out_path)
+    if plot_path is not None:
+        from .plotting import save
+        from .sde_plots import plot_ensemble
+
+        save(plot_ensemble(ensemble), plot_path)
+    summary = ensemble.summary()
+    summary.update(
+        optimizer=problem.optimizer.name,
+        surface=problem.surface.name,
+        hyperparameters=dict(problem.optimizer.hp),
+        out=out_path,
+        plot=plot_path,
+    )
+    if as_json:
+        click.echo(dumps(summary, ensure_ascii=False))
+        return
+    if quiet:
+        return
+    loss = summary["final_loss"]
+    label = "  {:<12}"
+    click.echo(
+        f"{click.style(problem.optimizer.name, bold=True)} on "
+        f"{click.style(problem.surface.name, bold=True)}: ensemble of {paths} noise "
+        f"paths"
+    )
+    click.echo(label.format("optimizer") + problem.optimizer.describe())
+    click.echo(
+        label.format("noise")
+        + f"{problem.noise.describe()}; seed {problem.seed}, paths "
+        f"{summary['first_path']}..{summary['first_path'] + paths - 1}"
+    )
+    click.echo(label.format("steps") + f"{problem.steps}, t = {summary['t_final']:.6g}")
+    q = loss["quantiles"]
+    click.echo(
+        label.format("final loss")
+        + f"mean {loss['mean']:.6g} ± {loss['sem']:.2g} (standard error), "
+        f"spread (std) {loss['std']:.6g}"
+    )
+    click.echo(
+        label.format("")
+        + f"quantiles 5% {q['0.05']:.6g}, 50% {q['0.5']:.6g}, 95% {q['0.95']:.6g}"
+        f" over {loss['members']} paths"
+    )
+    if summary["final_theta_mean"] is not None:
+        click.echo(label.format("mean final") + _fmt_point(summary["final_theta_mean"]))
+    status = ", ".join(f"{k} {v}" for k, v in summary["status"].items())
+    click.echo(label.format("status") + status)
+    rate = summary["path_steps_per_s"]
+    click.echo(
+        label.format("time")
+        + f"{summary['wall_time_s'] * 1e3:.3g} ms stepping"
+        + (f" ({rate:.3g} path-steps/s)" if rate else "")
+    )
+    for name, value in (("saved", out_path), ("drawn", plot_path)):
+        if value:
+            click.echo(label.format(name) + value)
+
+
 def _check_problem_options(function):
     return _apply(
         function,
@@ -782,6 +966,19 @@ def _check_problem_options(function):
     metavar="FILE",
     help="Draw error against h with the fitted and declared slopes.",
 )
+@click.option(
+    "--weak",
+    is_flag=True,
+    help="Weak order of the noisy optimizer against its SDE (--model sme1, sme2, "
+    "kramers), from exact moments (linear problems).",
+)
+@click.option(
+    "--strong",
+    is_flag=True,
+    help="Strong order of SGD against SME1 on shared Brownian paths (Monte Carlo, "
+    "with a confidence interval of the slope).",
+)
+@_noise_options
 def check_command(
     optimizer,
     surface,
@@ -804,6 +1001,12 @@ def check_command(
     atol,
     as_json,
     plot,
+    weak,
+    strong,
+    noise,
+    batch_size,
+    seed,
+    paths,
 ) -> None:
     """Measure the order of agreement of an optimizer with its continuous model.
 
@@ -818,8 +1021,20 @@ def check_command(
       odeopt check --optimizer gd --surface product-loss
       odeopt check -o momentum -s rosenbrock --lr 1e-3 --momentum 0.9 --json
       odeopt check -o nesterov -s product-loss --model high-res --init consistent
+      odeopt check --weak -o gd -s quadratic --dim 2 --surface-param rotate=1 \\
+          --surface-param kappa=4 --lr 0.1 --noise hessian:0.5 --model sme2
+      odeopt check --strong -o gd -s booth --lr 0.02 --noise diag:0.5,1 --paths 1000
     """
     plot_path = _check_plot_path(plot)
+    if weak or strong:
+        _check_sde(
+            weak, optimizer, surface, lr, momentum, params, surface_params, dim, x0,
+            horizon, levels, tolerance, model, as_json, plot_path, noise,
+            batch_size, seed, paths,
+        )  # fmt: skip
+        return
+    if noise is not None or paths is not None or batch_size is not None:
+        raise InputError("--noise, --batch-size and --paths go with --weak or --strong")
     from .check import check_order
     from .reference import check_method
 
@@ -889,6 +1104,96 @@ def check_command(
         sys.exit(1)
 
 
+def _check_sde(
+    weak, optimizer, surface, lr, momentum, params, surface_params, dim, x0, horizon,
+    levels, tolerance, model, as_json, plot_path, noise, batch_size, seed, paths,
+) -> None:  # fmt: skip
+    """``odeopt check --weak`` / ``--strong``: the order of a noisy optimizer
+    against its SDE (odeopt.sde); exit 1 when it is off by more than the
+    tolerance."""
+    import math
+
+    from . import sde
+    from .trajectory import dumps
+
+    if noise is None:
+        raise InputError("--weak and --strong need --noise (e.g. --noise iso:0.5)")
+    if paths is not None and paths < 10:
+        raise InputError(f"--paths must be >= 10 for the strong check, got {paths}")
+    problem = _bind(
+        optimizer, surface, lr, momentum, params, surface_params, dim, x0,
+        noise=noise, batch_size=batch_size, seed=seed,
+    )  # fmt: skip
+    bound, bound_surface, bound_noise = (
+        problem.optimizer,
+        problem.surface,
+        problem.noise,
+    )
+    horizon = 1.0 if horizon is None else horizon
+    interval = None
+    if weak:
+        if paths is not None:
+            raise InputError("--weak uses exact moments: leave --paths out")
+        name = model or {"gd": "sme1", "momentum": "kramers"}.get(bound.name, "sme1")
+        if name not in sde.MODELS:
+            raise InputError(
+                f"unknown SDE model {name!r} (valid: {', '.join(sde.MODELS)})"
+            )
+        result = sde.weak_order(
+            name, bound, bound_surface, bound_noise, problem.x0,
+            horizon=horizon, levels=levels or 6,
+        )  # fmt: skip
+        kind, label = "weak", f"{bound.name} vs {name}"
+    else:
+        if model not in (None, "sme1"):
+            raise InputError("--strong compares SGD with SME1 (leave --model out)")
+        result = sde.strong_order(
+            bound, bound_surface, bound_noise, problem.x0, horizon=horizon,
+            levels=levels or 5, paths=paths or 1000, seed=seed,
+        )  # fmt: skip
+        kind, label, interval = "strong", result.label, result.interval
+    off = abs(result.fitted_order - result.declared_order)
+    passed = off <= tolerance
+    resolved = interval is None or (interval[1] - interval[0]) / 2 < tolerance
+    passed = passed and resolved
+    if as_json:
+        record = {
+            "check": kind, "optimizer": bound.name, "surface": bound_surface.name,
+            "noise": bound_noise.as_dict(), "seed": seed, "label": label,
+            "h": result.h, "steps": result.steps, "error": result.error,
+            "fitted_order": result.fitted_order,
+            "declared_order": result.declared_order, "tolerance": tolerance,
+            "interval": interval, "passed": passed,
+        }  # fmt: skip
+        click.echo(dumps(record, ensure_ascii=False))
+    else:
+        verdict = click.style(
+            "passed" if passed else "FAILED", bold=True,
+            fg="green" if passed else "red",
+        )  # fmt: skip
+        click.echo(
+            f"{click.style(label, bold=True)} on {bound_surface.name}: {kind} order, "
+            f"noise {bound_noise.describe()}, horizon T = {horizon:g}"
+        )
+        click.echo(result.table())
+        extra = "" if resolved else " (the interval is wider than the tolerance)"
+        click.echo(
+            f"|fitted − declared| = {off:.3f} (tolerance ±{tolerance:g}): "
+            f"{verdict}{extra}"
+        )
+    if plot_path is not None:
+        from .plotting import new_figure, save
+        from .sde_plots import strong_order_plot, weak_order_plot
+
+        ax = new_figure(5.5, 4.2).add_subplot()
+        (weak_order_plot if weak else strong_order_plot)([result], ax)
+        save(ax.figure, plot_path)
+        if not as_json:
+            click.echo(f"drawn: {plot_path}")
+    if not passed or not math.isfinite(result.fitted_order):
+        sys.exit(1)
+
+
 def _several_options(function):
     """Options shared by ``compare`` and ``animate``: several optimizers, one start."""
     options = _problem_options(
@@ -933,9 +1238,15 @@ def _run_several(
     align,
     reference,
     tol=1e-6,
+    noise=None,
+    batch_size=None,
+    seed=0,
+    paths=None,
 ):
     """compare() from command-line strings."""
     from .compare import compare
+
+    _check_noise_settings(noise, batch_size, paths)
 
     return compare(
         list(optimizers),
@@ -949,6 +1260,10 @@ def _run_several(
         hyperparameters=_collect_hyperparameters(lr, momentum, params),
         reference=reference,
         game=_game_settings(play, d_steps, player_params),
+        noise=noise,
+        batch_size=batch_size,
+        seed=seed,
+        paths=paths,
     )
 
 
@@ -966,6 +1281,7 @@ def _run_several(
 )
 @click.option("--out", default=None, metavar="FILE", help="The table: .json or .csv.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_noise_options
 def compare_command(
     optimizers,
     surface,
@@ -985,6 +1301,10 @@ def compare_command(
     plot,
     out,
     as_json,
+    noise,
+    batch_size,
+    seed,
+    paths,
 ) -> None:
     """Run several optimizers from the same start and compare them.
 
@@ -992,6 +1312,7 @@ def compare_command(
     Examples:
       odeopt compare -o gd -o momentum -o nesterov -o adam -s rosenbrock --plot cmp.png
       odeopt compare -o gd -o momentum -s quadratic --surface-param kappa=100 --align time
+      odeopt compare -o gd -o momentum -s booth --lr 0.02 --noise iso:1 --paths 500
     """
     from .compare import FORMATS
     from .trajectory import check_output_path, dumps
@@ -1014,6 +1335,10 @@ def compare_command(
         align,
         reference,
         tol,
+        noise,
+        batch_size,
+        seed,
+        paths,
     )
     if out_path is not None:
         result.save(out_path)
@@ -1035,6 +1360,12 @@ def compare_command(
         f"{len(result.rows)} optimizers on {surface}, same start, align {align}; "
         f"'to tol': first step with loss within {tol:g} of the minimum"
     )
+    if result.noise is not None:
+        click.echo(
+            f"noise {result.trajectories[0].problem.noise.describe()}, seed {seed}: "
+            "the same noise path 0 for every optimizer"
+            + (f"; ensembles of {paths} paths" if paths is not None else "")
+        )
     click.echo(result.table())
     for label_, value in (("saved", out), ("drawn", plot_path)):
         if value:
@@ -1078,6 +1409,7 @@ def compare_command(
     help="Resolution (80 gives 800 × 336 pixels).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing.")
+@_noise_options
 def animate_command(
     optimizers,
     surface,
@@ -1099,6 +1431,10 @@ def animate_command(
     pace,
     dpi,
     quiet,
+    noise,
+    batch_size,
+    seed,
+    paths,
 ) -> None:
     """Animate one or more optimizers from the same start (a GIF).
 
@@ -1110,9 +1446,19 @@ def animate_command(
     Examples:
       odeopt animate -o nesterov -s rosenbrock --reference --out nesterov.gif
       odeopt animate -o gd -o momentum -o adam -s himmelblau --align time --out race.gif
+      odeopt animate -o gd -s double-well --lr 0.01 --noise iso:1 --paths 4 --out w.gif
+
+    With --noise every optimizer meets the same noise; --paths M (at most
+    ANIMATED_PATHS) animates noise paths 0 .. M−1 of each.
     """
     from .plotting import check_animation_path
 
+    _check_noise_settings(noise, batch_size, paths)
+    if paths is not None and paths > ANIMATED_PATHS:
+        raise InputError(
+            f"--paths for animate draws each path: at most {ANIMATED_PATHS}, got "
+            f"{paths} (odeopt run --paths M summarises large ensembles)"
+        )
     out_path = str(check_animation_path(out))
     result = _run_several(
         optimizers,
@@ -1129,11 +1475,23 @@ def animate_command(
         steps,
         align,
         reference,
+        noise=noise,
+        batch_size=batch_size,
+        seed=seed,
     )
     from .plotting import animate, save_animation
 
+    trajectories = list(result.trajectories)
+    if paths is not None and paths > 1:
+        from .stepper import run
+
+        trajectories = [
+            traj if p == 0 else run(traj.problem.replace(path=p), reference=reference)
+            for traj in result.trajectories
+            for p in range(paths)
+        ]
     animation = animate(
-        result.trajectories,
+        trajectories,
         result.surface,
         x="t" if align == "time" else "step",
         frames=frames,
@@ -1146,11 +1504,12 @@ def animate_command(
         if bar is not None:
             bar.__exit__(None, None, None)
     if not quiet:
-        for row in result.rows:
+        for traj in trajectories:
+            path = f", noise path {traj.meta['path']}" if traj.meta.get("noise") else ""
             click.echo(
-                f"{row['optimizer']}: {row['steps_done']} steps to t = "
-                f"{row['t_final']:.4g}, final loss {row['final_loss']:.6g}, "
-                f"{row['status']}"
+                f"{traj.meta['optimizer']}{path}: {traj.steps_done} steps to t = "
+                f"{float(traj.t[-1]):.4g}, final loss {traj.final_loss:.6g}, "
+                f"{traj.status.value}"
             )
         click.echo(f"animated: {out_path} ({frames} frames, {frames / fps:.1f} s)")
 

@@ -45,6 +45,7 @@ class Comparison:
     align: str
     tol: float
     surface: BoundSurface
+    noise: dict[str, Any] | None = None  # the noise settings, with the seed
 
     def table(self) -> str:
         """Readable table."""
@@ -52,12 +53,20 @@ class Comparison:
             f"{'optimizer':<10} {'lr':>10} {'steps':>8} {'ODE time':>10} "
             f"{'final loss':>12} {'to tol':>8}  status"
         )
+        ensemble = bool(self.rows) and "mean_final_loss" in self.rows[0]
+        if ensemble:
+            head += f"   mean final loss ± sem over {self.rows[0]['paths']} paths"
         lines = [head]
         for r in self.rows:
             reach = "—" if r["steps_to_tol"] is None else str(r["steps_to_tol"])
             lines.append(
                 f"{r['optimizer']:<10} {r['lr']:>10.4g} {r['steps_done']:>8d} "
                 f"{r['t_final']:>10.4g} {r['final_loss']:>12.5g} {reach:>8}  {r['status']}"
+                + (
+                    f"   {r['mean_final_loss']:.5g} ± {r['final_loss_sem']:.2g}"
+                    if ensemble
+                    else ""
+                )
             )
             if "final_distance" in r:  # a game: how far from its equilibrium
                 lines[-1] += f"  ‖θ − θ*‖ = {r['final_distance']:.4g}"
@@ -65,7 +74,10 @@ class Comparison:
 
     def as_dict(self) -> dict[str, Any]:
         """The alignment, the tolerance and the rows (``odeopt compare --json``)."""
-        return {"align": self.align, "tol": self.tol, "rows": self.rows}
+        out = {"align": self.align, "tol": self.tol, "rows": self.rows}
+        if self.noise is not None:
+            out["noise"] = self.noise
+        return out
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``.json`` (:meth:`as_dict`) or ``.csv`` (one row per optimizer).
@@ -105,6 +117,10 @@ def compare(
     hyperparameters: Mapping[str, Any] | None = None,
     reference: bool = False,
     game: Mapping[str, Any] | None = None,
+    noise: str | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    paths: int | None = None,
 ) -> Comparison:
     """Run ``optimizers`` on ``surface`` from one start.
 
@@ -115,7 +131,16 @@ def compare(
     :func:`odeopt.run`'s ``play``, ``turns``, ``d_steps`` and ``hp`` for every
     optimizer (default: each optimizer's own play), and each row adds the final
     distance to the equilibrium.
+
+    With ``noise`` (``"iso:0.5"``, divided by ``batch_size``) every optimizer meets
+    the same noise (``seed``, path 0: common random numbers).  With ``paths`` = M,
+    each optimizer also runs M paths as one ensemble
+    (:func:`odeopt.ensemble.run_ensemble`) and its row gains the mean final loss
+    (``mean_final_loss``), its spread (``final_loss_std``) and standard error
+    (``final_loss_sem``); the trajectories drawn stay path 0's.
     """
+    if paths is not None and noise is None:
+        raise RunError("paths needs noise (noise='iso:0.5', ...)")
     if len(optimizers) < 1:
         raise RunError("give at least one optimizer")
     if align not in ("steps", "time"):
@@ -137,12 +162,16 @@ def compare(
             x0=x0,
             steps=steps,
             **dict(game or {}),
+            noise=noise,
+            batch_size=batch_size,
+            seed=seed,
             **{k: v for k, v in hyperparameters.items() if k in spec.names()},
         )
         for spec in specs
     ]
     horizon = None
     trajs = []
+    ensembles: list[dict[str, Any]] = []
     for each in problems:
         n = steps
         if align == "time":
@@ -154,6 +183,10 @@ def compare(
             n = max(1, round(horizon / h))
         each = each.replace(steps=n, record_every=max(1, n // 20_000))
         trajs.append(run(each, reference=reference))
+        if paths is not None:
+            from .ensemble import run_ensemble
+
+            ensembles.append(run_ensemble(each, paths).summary()["final_loss"])
     bounds = [each.optimizer for each in problems]
     floor = min((m.value for m in bound_surface.minima), default=0.0)
     rows = []
@@ -174,6 +207,19 @@ def compare(
             rows[-1]["final_distance"] = float(
                 np.linalg.norm(traj.final_theta - bound_surface.minima[0].theta)
             )
+    for row, law in zip(rows, ensembles, strict=False):
+        row.update(
+            paths=paths,
+            mean_final_loss=law["mean"],
+            final_loss_std=law["std"],
+            final_loss_sem=law["sem"],
+        )
+    shared = problems[0].noise
     return Comparison(
-        trajectories=trajs, rows=rows, align=align, tol=tol, surface=bound_surface
+        trajectories=trajs,
+        rows=rows,
+        align=align,
+        tol=tol,
+        surface=bound_surface,
+        noise=None if shared is None else {**shared.as_dict(), "seed": seed},
     )

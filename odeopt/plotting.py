@@ -313,7 +313,10 @@ def label(traj: Trajectory) -> str:
         if k in ("lr", "momentum", "beta1", "beta2", "alpha")
         and not isinstance(v, bool)
     ]
-    return f"{meta.get('optimizer', '?')} ({', '.join(shown)})"
+    text = f"{meta.get('optimizer', '?')} ({', '.join(shown)})"
+    if meta.get("noise"):  # noisy runs of one optimizer differ by their path
+        text += f", path {meta.get('path', 0)}"
+    return text
 
 
 def _mark_start(ax: Axes, x: float, y: float, color: str) -> None:

@@ -17,6 +17,12 @@ The sample has mean zero and covariance ``Σ(x)/B`` for the minibatch size ``B``
 (:meth:`BoundNoise.covariance` gives ``Σ(x)/B``, the diffusion of the continuous
 model).  The registry finds the file by itself: adding a noise model touches only
 that file.
+
+A model of real minibatches (``odeopt/noise/minibatch.py``) sets
+``SAMPLES_GRADIENT = True`` and defines ``draw_index(seed, path, k, j, n, q)``, the
+index of sample ``j`` of step ``k``'s minibatch; the runner then replaces the gradient
+by the mean of the surface's ``sample_grad`` over the ``B = q[0]`` indices (the surface
+must be a finite sum: ``NoiseModel.check_surface`` says so).
 """
 
 from __future__ import annotations
@@ -65,6 +71,13 @@ class NoiseModel:
         Extra validation; returns an error message.
     needs_hessian : bool
         The samples depend on the surface's Hessian.
+    samples_gradient : bool
+        The model replaces the gradient by a minibatch of a finite-sum surface's
+        per-sample gradients (its module's ``draw_index`` kernel gives the indices;
+        ``odeopt.noise.minibatch``).
+    check_surface : callable (bound surface, batch_size) -> str or None, optional
+        Validation against the surface a run binds it to (a minibatch needs a
+        finite-sum surface with at least B samples); returns an error message.
     """
 
     name: str
@@ -76,6 +89,8 @@ class NoiseModel:
     covariance: Callable[..., np.ndarray]
     check: Callable[[int, dict[str, Any]], str | None] | None = None
     needs_hessian: bool = False
+    samples_gradient: bool = False
+    check_surface: Callable[[Any, int], str | None] | None = None
 
     @property
     def kernels(self) -> ModuleType:
@@ -122,11 +137,15 @@ class NoiseModel:
         for i, param in enumerate(self.params):
             if i >= len(parts):
                 break
-            if param.kind == "floats":
-                values[param.name] = param.parse(",".join(parts[i:]))
-                parts = parts[: i + 1]
-                break
-            values[param.name] = param.parse(parts[i])
+            try:
+                if param.kind == "floats":
+                    values[param.name] = param.parse(",".join(parts[i:]))
+                    parts = parts[: i + 1]
+                    break
+                values[param.name] = param.parse(parts[i])
+            except InputError as error:  # Param words it for a surface
+                message = str(error).replace("surface parameter ", "")
+                raise NoiseError(f"noise {self.name}: {message}") from None
         if len(parts) > len(self.params):
             raise NoiseError(
                 f"noise {self.name} takes {len(self.params)} value(s), got {rest!r}"

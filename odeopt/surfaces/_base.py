@@ -16,6 +16,15 @@ scalar parameters in declaration order).  Kernels are plain Python marked with
 :func:`odeopt._jit.kernel`; they call only kernels of their own file, loop over
 ``x.shape[0]`` for n-dimensional surfaces, and allocate nothing.  The registry finds
 the file by itself: adding a surface touches only that file.
+
+A finite sum :math:`L = \\frac1n\\sum_i \\ell_i` (``least_squares.py``,
+``logistic.py``) adds two kernels, which real minibatches
+(:mod:`odeopt.noise.minibatch`) need::
+
+    @kernel
+    def n_samples(p):         # -> int, the number of samples n
+    @kernel
+    def sample_grad(x, p, i, out):   # adds the gradient of sample i to out
 """
 
 from __future__ import annotations
