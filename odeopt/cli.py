@@ -1153,6 +1153,10 @@ def _check_sde(
         )  # fmt: skip
         kind, label, interval = "strong", result.label, result.interval
     off = abs(result.fitted_order - result.declared_order)
+    if tolerance is None:
+        from .check import default_tolerance
+
+        tolerance = default_tolerance(result.declared_order)
     passed = off <= tolerance
     resolved = interval is None or (interval[1] - interval[0]) / 2 < tolerance
     passed = passed and resolved
