@@ -653,6 +653,7 @@ def get_advance(
             runner = get_runner(
                 optimizer_module, surface_module, noise_module, STACK_DIM, play
             )
+            _jit.bound_inline_labels()
             compiled = runner.compile_advance_c()
             if _native.export(compiled, obj_path, meta_path):
                 function, source = _native.PROTOTYPE(compiled.address), "compiled"
@@ -705,6 +706,7 @@ def _wrap_dispatcher(
     """``runner.advance`` with the signature of :func:`odeopt._native.wrap`."""
 
     def advance(theta, state, aux, hp, p, q, seed, path, *rest):
+        _jit.bound_inline_labels()
         work = np.zeros(work_size(n_stages, needs_hessian, theta.shape[0], n_evals))
         return dispatcher(theta, state, aux, hp, p, q, seed, path, work, *rest)
 

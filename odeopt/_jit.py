@@ -81,3 +81,24 @@ def cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "odeopt"
+
+
+#: numba labels the blocks of inlined functions from one process-wide counter, and
+#: each inlining of a callee that itself inlines adds the counter to labels already
+#: of its size: the counter doubles per nested inlining, and after some hundreds of
+#: runner compiles in one process (a test worker) block names outgrow what LLVM
+#: parses ("unable to create block named 'B3575...'", measured).  Labels only need
+#: to be unique within one function's IR, so the counter is reset between compiles.
+_LABEL_LIMIT = 2**40
+
+
+def bound_inline_labels() -> None:
+    """Reset numba's block-label counter when it has grown large (call before a
+    compile, never from inside one)."""
+    from numba.core import ir_utils
+    from numba.core.compiler_lock import global_compiler_lock
+
+    counter = ir_utils._the_max_label
+    if counter._value > _LABEL_LIMIT:
+        with global_compiler_lock:
+            counter._value = 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _codegen
+from . import _codegen, _jit
 from ._problem import (
     DEFAULT_INIT,
     DEFAULT_MAX_NORM,
@@ -902,6 +902,7 @@ def run_batch(
     tasks = _batch_tasks(runner, hps, path_of, lanes, _threads())
     for function, first, _ in {task[0]: task for task in tasks}.values():
         # Compile (or load) each function before the clock starts: an empty range.
+        _jit.bound_inline_labels()
         _run_tasks([(function, first, first)], arrays, common, work_length)
     t0 = time.perf_counter()
     _run_tasks(tasks, arrays, common, work_length)

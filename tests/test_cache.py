@@ -566,3 +566,18 @@ def test_the_test_run_never_writes_to_the_users_cache():
 
     assert str(_jit.cache_dir()) == os.environ["ODEOPT_CACHE_DIR"]
     assert os.environ["NUMBA_CACHE_DIR"] == config.CACHE_DIR
+
+
+def test_a_grown_inline_label_counter_does_not_break_a_compile():
+    # numba's block-label counter doubles with each nested inlining; in a long test
+    # worker it passed a thousand digits and LLVM refused the block names.  odeopt
+    # resets it before its compiles: a fresh runner compiles after it has grown.
+    from numba.core import ir_utils
+
+    import odeopt
+
+    ir_utils._the_max_label._value = 10**1100
+    surface = odeopt.get_surface("expr:(x - 0.123456)**2 + 3*y**2")  # a new runner
+    traj = odeopt.run("nesterov", surface, lr=0.05, momentum=0.5, steps=20)
+    assert traj.status is odeopt.Status.MAX_STEPS
+    assert ir_utils._the_max_label._value < 2**60
