@@ -79,8 +79,9 @@ def _draw_normals(xi, seed, path, k):
     # The normals of every evaluation e of step k, xi[e], addressed by (seed, path,
     # k, e): the same bits wherever and in whatever order they are drawn.  They do
     # not depend on where the gradient is evaluated, so they are drawn before the
-    # step, and for lanes in one pass over all of them (SIMD, where drawing inside
-    # each lane's gradient kept the whole lane loop scalar: measured).
+    # step, and for lanes in one pass over all of them: drawn inside each lane's
+    # gradient they kept the whole lane loop scalar (measured; the pass itself is
+    # scalar code, the step loop after it vectorises).
     for e in range(N_EVALS):
         fill_normals(xi[e], seed, path, k, e)
 
