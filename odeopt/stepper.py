@@ -8,6 +8,7 @@ every ``record_every``-th state, and reports divergence as a status code.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -641,11 +642,36 @@ def _lane_order(runner, hps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, index[order]
 
 
+def _segments(hps: np.ndarray, path_of: np.ndarray, width: int) -> list:
+    """The (first, end) ranges of rows that are cut into blocks of lanes on their own.
+
+    A group of rows of one lane function is one segment, unless each of its
+    hyperparameter sets has at least ``width`` rows: then each set is one, so that no
+    block mixes two sets and the function reading each lane's own row (another cold
+    compile of several seconds) is needed only where sets are small (sweeps).
+    """
+    found = []
+    first, n = 0, hps.shape[0]
+    while first < n:
+        end = first + int(np.searchsorted(path_of[first:], path_of[first], "right"))
+        new_set = np.flatnonzero(
+            np.any(hps[first + 1 : end] != hps[first : end - 1], axis=1)
+        )
+        cuts = [first, *(first + 1 + new_set).tolist(), end]
+        if min(np.diff(cuts)) >= width:
+            found.extend(itertools.pairwise(cuts))
+        else:
+            found.append((first, end))
+        first = end
+    return found
+
+
 def _batch_tasks(runner, hps, path_of, lanes: bool, threads: int) -> list:
     """The work of a batch as (function, first, end) tasks over its rows.
 
     With ``lanes`` the rows (ordered so that ``path_of``, each row's lane function,
-    is grouped) run in blocks of ``runner.LANES``: a block whose rows share one
+    is grouped) run in blocks of ``runner.LANES`` (see :func:`_segments`): a block
+    whose rows share one
     hyperparameter set runs the lane function that holds it, others the one reading
     each lane's own row (``_each``); a group's last block of fewer than
     ``_MIN_LANES`` rows, and every row without ``lanes``, runs one at a time
@@ -655,8 +681,7 @@ def _batch_tasks(runner, hps, path_of, lanes: bool, threads: int) -> list:
     width = runner.LANES
     blocks, singles = [], []  # (function, first, end)
     first = 0
-    while lanes and first < n:
-        end = first + int(np.searchsorted(path_of[first:], path_of[first], "right"))
+    for first, end in _segments(hps, path_of, width) if lanes else ():
         in_lanes = (end - first) - (end - first) % width
         if (end - first) % width >= _MIN_LANES:
             in_lanes = end - first
@@ -677,7 +702,6 @@ def _batch_tasks(runner, hps, path_of, lanes: bool, threads: int) -> list:
                 blocks.append((function, b0, b1))
         if first + in_lanes < end:
             singles.append((runner.advance_range, first + in_lanes, end))
-        first = end
     if not lanes:
         singles.append((runner.advance_range, 0, n))
     n_chunks = _TASKS_PER_THREAD * threads

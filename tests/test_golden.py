@@ -86,14 +86,15 @@ def cases() -> dict:
             if optimizer in ("momentum", "nesterov"):
                 hp["momentum"] = 0.9
             sets = [hp, {**hp, "lr": 2e-3}]
-            out = []
-            for dim, surface in ((2, "rosenbrock"), (3, "quadratic")):
-                result = odeopt.run_batch(optimizer, surface,
-                                          _starts(BATCH_STARTS, dim), sets,
-                                          steps=300, dim=dim)  # fmt: skip
-                out.append(_digest(result.final_theta, result.final_loss,
-                                   result.steps_done))  # fmt: skip
-            return "+".join(out), None
+            # The 2-D Rosenbrock batch only: its lane functions are the ones
+            # test_batch_lanes compiles too (the suite's cache shares them); the 3-D
+            # quadratic batch recorded after the "+" cost two more cold compiles per
+            # optimizer, and its bits follow from lanes == single runs
+            # (test_batch_lanes) and the single runs' digests here.
+            result = odeopt.run_batch(optimizer, "rosenbrock", _starts(BATCH_STARTS, 2),
+                                      sets, steps=300, dim=2)  # fmt: skip
+            digest = _digest(result.final_theta, result.final_loss, result.steps_done)
+            return digest, None
 
         found[f"batch/{optimizer}"] = batch
     return found
@@ -116,7 +117,8 @@ def _load() -> dict:
 def test_same_bits_as_before(name):
     expected = _load()[name]
     digest, summary = cases()[name]()
-    assert digest == expected["digest"], (
+    # A batch case's record is "<2-D digest>+<3-D digest>"; the 2-D one is checked.
+    assert digest == expected["digest"].split("+")[0], (
         f"{name}: the numbers changed (was {expected['summary']}, now {summary})"
     )
 
